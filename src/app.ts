@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import type { Worker } from 'bullmq';
+import { createCommandLayer, type CommandLayer } from './bots/core/command-layer.js';
+import type { Deliverer } from './bots/core/deliverer.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/client.js';
+import type { GpuBackend } from './gpu/backend.js';
+import { createGpuBackend } from './gpu/create-backend.js';
+import { createStyleCatalog, type StyleCatalog } from './gpu/styles.js';
+import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.js';
+import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
+import { createProducerConnection, createWorkerConnection } from './jobs/redis.js';
+import { startDeliveryWorker, startGpuWorker } from './jobs/workers.js';
+import type { Logger } from './logger.js';
+import type { ArtifactStore } from './storage/artifact-store.js';
+import { createFsStore } from './storage/fs.store.js';
+
+/** Everything a process runs on, built from config. Workers start only when asked for. */
+export interface App {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  store: ArtifactStore;
+  styles: StyleCatalog;
+  gpuQueue: GpuQueue;
+  deliveryQueue: DeliveryQueue;
+  commands: CommandLayer;
+  /** Starts a `gpu` worker on `backend` (default: the configured one). */
+  startGpuWorker(backend?: GpuBackend): Worker;
+  /** Starts the `delivery` worker for the given platforms. */
+  startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>): Worker;
+  /** Lets running jobs finish (up to the lock time), then closes workers, queues and connections. */
+  close(): Promise<void>;
+}
+
+export interface AppOverrides {
+  store?: ArtifactStore;
+  now?: () => Date;
+}
+
+export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
+  const database = openDatabase(config.databaseUrl, { max: 20 });
+  const store = overrides.store ?? createFsStore(join(config.dataDir, 'artifacts'));
+  const styles = createStyleCatalog(config.gpu.stylesFile);
+  const producer = createProducerConnection(config.redisUrl);
+  producer.on('error', (error) => logger.warn({ err: error }, 'redis (producer) connection error'));
+  const gpuQueue = createGpuQueue({ connection: producer, prefix: config.queuePrefix, attempts: config.gpu.attempts, backoffMs: config.gpu.retryBackoffMs });
+  const deliveryQueue = createDeliveryQueue({ connection: producer, prefix: config.queuePrefix });
+  gpuQueue.queue.on('error', (error) => logger.warn({ err: error }, 'gpu queue error'));
+  deliveryQueue.queue.on('error', (error) => logger.warn({ err: error }, 'delivery queue error'));
+  const commands = createCommandLayer({ db: database.db, store, gpuQueue, styles, config, logger, now: overrides.now });
+
+  const workers: Worker[] = [];
+  const workerConnections: Array<{ quit(): Promise<unknown>; disconnect(): void }> = [];
+  const workerOptions = (concurrency: number) => {
+    const connection = createWorkerConnection(config.redisUrl);
+    workerConnections.push(connection);
+    return { connection, prefix: config.queuePrefix, concurrency, lockMs: config.gpu.lockMs, logger };
+  };
+
+  return {
+    config,
+    logger,
+    database,
+    store,
+    styles,
+    gpuQueue,
+    deliveryQueue,
+    commands,
+    startGpuWorker(backend = createGpuBackend(config.gpu)) {
+      const worker = startGpuWorker(workerOptions(config.gpu.concurrency), { db: database.db, store, backend, styles, delivery: deliveryQueue, logger });
+      workers.push(worker);
+      return worker;
+    },
+    startDeliveryWorker(deliverers) {
+      const worker = startDeliveryWorker(workerOptions(16), { db: database.db, styles, deliverers, logger });
+      workers.push(worker);
+      return worker;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([gpuQueue.close(), deliveryQueue.close()]);
+      await Promise.all([...workerConnections, producer].map((c) => c.quit().catch(() => c.disconnect())));
+      await database.close();
+    },
+  };
+}

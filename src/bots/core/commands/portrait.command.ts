@@ -1,0 +1,30 @@
+import { inputKey } from '../../../storage/artifact-store.js';
+import type { CommandHandler } from '../context.js';
+import { takePhotos } from '../photo-intake.js';
+import { parsePortraitOptions, randomSeed } from '../portrait-options.js';
+import { submitJob } from '../submit-job.js';
+import { eventKey, VARIANTS } from './shared.js';
+
+export const MAX_PORTRAIT_PHOTOS = 4;
+
+/** /portrait: 1–4 photos of one person → 4 portraits in a style. */
+export const portraitCommand: CommandHandler = async (ctx) => {
+  const { config, styles, store } = ctx.deps;
+  const options = parsePortraitOptions(ctx.request.options ?? {}, styles);
+  const photos = ctx.request.photos ?? [];
+  return submitJob(ctx, {
+    kind: 'portrait',
+    idempotencyKey: eventKey(ctx.request),
+    price: config.credits.prices.portrait,
+    style: options.style.id,
+    subject: options.subject,
+    params: { variants: VARIANTS, seed: options.seed ?? randomSeed(), identityStrength: options.style.identityStrength, prompt: options.prompt },
+    describe: `Making ${VARIANTS} ${options.style.label} portraits`,
+    prepareInputs: async (jobId) => {
+      const normalized = await takePhotos(photos, { ...config.photos, maxPhotos: MAX_PORTRAIT_PHOTOS });
+      const keys = normalized.map((_, i) => inputKey(jobId, i));
+      await Promise.all(normalized.map((bytes, i) => store.put(keys[i]!, bytes)));
+      return keys;
+    },
+  });
+};

@@ -1,0 +1,51 @@
+import { AppError } from '../../../errors.js';
+import { getJob, refundSucceededJob } from '../../../db/jobs.repository.js';
+import type { Job } from '../../../db/schema.js';
+import type { CommandContext, CommandHandler } from '../context.js';
+import { randomSeed } from '../portrait-options.js';
+import type { Reply } from '../reply.js';
+import { submitJob } from '../submit-job.js';
+import { eventKey, requireTarget, VARIANTS } from './shared.js';
+
+/** How much closer to the reference photos a "not them" re-roll stays. */
+export const NOT_THEM_IDENTITY_STEP = 0.15;
+
+async function ownPortraitJob(ctx: CommandContext): Promise<Job> {
+  const job = await getJob(ctx.deps.db, requireTarget(ctx.request, 'JOB_NOT_FOUND'));
+  if (!job || job.kind !== 'portrait') throw new AppError('JOB_NOT_FOUND', 'no such portrait job');
+  if (job.accountId !== ctx.account.id) throw new AppError('NOT_YOURS', 'job belongs to someone else');
+  // Inputs are deleted after retention or /forget; without them there is nothing to re-roll from.
+  const first = job.inputs[0];
+  if (!first || !(await ctx.deps.store.exists(first))) throw new AppError('JOB_NOT_FOUND', 'inputs expired');
+  return job;
+}
+
+function rerollOf(ctx: CommandContext, parent: Job, identityStrength: number, describe: string): Promise<Reply> {
+  const styleLabel = ctx.deps.styles.get(parent.style ?? '')?.label ?? 'same style';
+  return submitJob(ctx, {
+    kind: 'portrait',
+    idempotencyKey: eventKey(ctx.request),
+    price: ctx.deps.config.credits.prices.portrait,
+    parentJobId: parent.id,
+    style: parent.style ?? undefined,
+    subject: parent.subject ?? undefined,
+    params: { ...parent.params, variants: VARIANTS, seed: randomSeed(), identityStrength },
+    describe: `${describe} (${styleLabel})`,
+    prepareInputs: async () => parent.inputs,
+  });
+}
+
+/** 🔄: the same photos and style, a new seed. */
+export const rerollCommand: CommandHandler = async (ctx) => {
+  const parent = await ownPortraitJob(ctx);
+  return rerollOf(ctx, parent, Number(parent.params.identityStrength ?? 0.7), 'Trying again with a new seed');
+};
+
+/** 👎 "not them": refund the rejected set once, then re-roll holding closer to the person's face. */
+export const notThemCommand: CommandHandler = async (ctx) => {
+  const parent = await ownPortraitJob(ctx);
+  const refunded = parent.status === 'succeeded' ? await refundSucceededJob(ctx.deps.db, parent.id) : 0;
+  const strength = Math.min(1, Number(parent.params.identityStrength ?? 0.7) + NOT_THEM_IDENTITY_STEP);
+  const reply = await rerollOf(ctx, parent, strength, 'Sorry they did not look right. Trying again, closer to the photos');
+  return refunded > 0 ? { ...reply, text: `${reply.text}\nThe ${refunded} credits for the previous set were refunded.` } : reply;
+};

@@ -1,0 +1,31 @@
+import { AppError } from '../../../errors.js';
+import { getResultWithJob } from '../../../db/results.repository.js';
+import { getJobByKey } from '../../../db/jobs.repository.js';
+import type { CommandHandler } from '../context.js';
+import { submitJob } from '../submit-job.js';
+import { eventKey, requireTarget, UPSCALE_LONG_EDGE } from './shared.js';
+
+/** Upscale a favourite to 8K. One upscale per result: picking the same favourite twice never charges twice. */
+export const upscaleCommand: CommandHandler = async (ctx) => {
+  const resultId = requireTarget(ctx.request, 'RESULT_NOT_FOUND');
+  const found = await getResultWithJob(ctx.deps.db, resultId);
+  if (!found) throw new AppError('RESULT_NOT_FOUND', 'no such result');
+  if (found.job.accountId !== ctx.account.id) throw new AppError('NOT_YOURS', 'result belongs to someone else');
+  if (found.job.kind === 'upscale') throw new AppError('BAD_OPTION', 'already upscaled', { details: { reason: 'That picture is already the 8K version.' } });
+
+  // A failed earlier upscale of this result may be tried again, under this event's own key.
+  const perResult = `upscale:${resultId}`;
+  const earlier = await getJobByKey(ctx.deps.db, perResult);
+  const retry = earlier && (earlier.status === 'failed' || earlier.status === 'cancelled');
+  return submitJob(ctx, {
+    kind: 'upscale',
+    idempotencyKey: retry ? `${perResult}:${eventKey(ctx.request)}` : perResult,
+    price: ctx.deps.config.credits.prices.upscale,
+    parentJobId: found.job.id,
+    style: found.job.style ?? undefined,
+    subject: found.job.subject ?? undefined,
+    params: { resultId, variant: found.result.variant, targetLongEdge: UPSCALE_LONG_EDGE },
+    describe: `Making the 8K version of portrait ${found.result.variant + 1}`,
+    prepareInputs: async () => [found.result.artifactKey],
+  });
+};

@@ -1,0 +1,61 @@
+import type { ErrorCode } from '../../errors.js';
+
+type Details = Record<string, string | number>;
+
+const photo = (d: Details) => (d.photo ? `Photo ${d.photo}` : 'That photo');
+const mb = (bytes: number | string | undefined) => `${Math.round(Number(bytes ?? 0) / 1024 / 1024)} MB`;
+
+/** Every expected failure, in the words the user reads. One place, so wording stays consistent across platforms. */
+const MESSAGES: Record<ErrorCode, (d: Details) => string> = {
+  NO_PHOTO: () => 'Please attach at least one photo of the person, with their face clearly visible.',
+  TOO_MANY_PHOTOS: (d) => `Please send at most ${d.max ?? 4} photos at a time.`,
+  FILE_EMPTY: (d) => `${photo(d)} is empty. Could you send it again?`,
+  FILE_TOO_LARGE: (d) => `${photo(d)} is too large (the limit is ${mb(d.max)}). A smaller copy works just as well.`,
+  IMAGE_TOO_LARGE: (d) => `${photo(d)} has too many pixels (over ${Math.round(Number(d.maxPixels ?? 50_000_000) / 1_000_000)} megapixels). Please send a smaller version.`,
+  UNSUPPORTED_FORMAT: (d) => `${photo(d)} isn't a photo I can read. Please send a JPEG, PNG, WebP, AVIF, GIF or HEIC image.`,
+  CORRUPT_IMAGE: (d) => `${photo(d)} seems damaged or incomplete. Could you send it again?`,
+  NO_FACE_FOUND: (d) => `I couldn't find a face in ${d.photo ? `photo ${d.photo}` : 'that photo'}. Please use a photo where the face is clear and well lit.`,
+  UNKNOWN_STYLE: (d) => `I don't know the style "${d.style}". Send /styles to see them all.`,
+  BAD_OPTION: (d) => `${d.reason ?? 'That option is not valid.'}`,
+  CONSENT_REQUIRED: () => 'Please read and accept the terms first.',
+  BANNED: () => 'This account cannot make portraits. If you think this is a mistake, please contact the server owner.',
+  QUOTA_EXCEEDED: (d) => `That needs ${d.price} credits and you have ${d.balance}. Free credits refill every day at midnight UTC.`,
+  TOO_MANY_ACTIVE_JOBS: (d) => `You already have ${d.active} requests in progress (the limit is ${d.max}). Please wait for them to finish, or /cancel.`,
+  RESULT_NOT_FOUND: () => "I can't find that picture any more. It may have expired or been deleted.",
+  JOB_NOT_FOUND: () => "I can't find that request any more. It may have expired or been deleted.",
+  NOT_YOURS: () => 'Only the person who asked for these portraits can do that.',
+  ALREADY_REFUNDED: () => 'Those credits were already refunded.',
+  GPU_UNAVAILABLE: () => 'The image service is busy or unreachable right now. Your credits were refunded; please try again in a few minutes.',
+  GPU_FAILED: () => 'Something went wrong while making your pictures. Your credits were refunded; please try again.',
+  GPU_REJECTED_INPUT: () => "The image service couldn't use these photos. Your credits were refunded; please try different photos.",
+  SERVICE_UNAVAILABLE: () => 'Likeness is temporarily unavailable. Nothing was charged; please try again in a minute.',
+  UNKNOWN_COMMAND: () => "I don't know that command. Send /help to see what I can do.",
+};
+
+/** The friendly message for an error code. */
+export function messageFor(code: ErrorCode, details: Details = {}): string {
+  return MESSAGES[code](details);
+}
+
+/** Shown for unexpected errors: no internals, just a reference an operator can find in the logs. */
+export const apology = (ref: string): string => `Sorry, something went wrong on my side. Nothing was charged. (ref ${ref})`;
+
+export const CONSENT_TEXT = [
+  'Before we start:',
+  '• Use only photos you have the right to use.',
+  '• Portraits of living people need their permission.',
+  '• Results are made by AI and are labelled as such.',
+  '• Your photos are stripped of location data, kept only as long as needed, and /forget deletes everything.',
+].join('\n');
+
+export const HELP_TEXT = [
+  'Likeness makes portraits from your photos.',
+  '/portrait [style] [prompt] — attach 1–4 photos with a clear face; you get 4 portraits.',
+  '/restore [colorize] — attach an old photo to restore it faithfully.',
+  '/styles — the styles you can ask for.',
+  '/credits — your balance and free credits left today.',
+  '/history — your recent requests.',
+  '/cancel — cancel requests that have not started.',
+  '/forget — delete every photo, result and record of you.',
+  'Pick a favourite portrait to get it in 8K.',
+].join('\n');

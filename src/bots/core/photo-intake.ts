@@ -1,0 +1,45 @@
+import { AppError, isAppError } from '../../errors.js';
+import { normalizePhoto } from '../../images/index.js';
+import type { PhotoSource } from './request.js';
+
+/** Reads a byte stream, giving up with FILE_TOO_LARGE as soon as it passes `maxBytes`. */
+export async function readLimited(chunks: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of chunks) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new AppError('FILE_TOO_LARGE', 'photo exceeds byte limit', { details: { max: maxBytes } });
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts, total);
+}
+
+/**
+ * Fetches, validates and normalizes the request's photos (EXIF/GPS stripped, sRGB JPEG ≤ 2048 px).
+ * Errors name the photo by its position, so the user knows which one to replace.
+ */
+export async function takePhotos(
+  sources: readonly PhotoSource[],
+  limits: { maxBytes: number; maxPixels: number; maxPhotos: number },
+): Promise<Buffer[]> {
+  if (sources.length === 0) throw new AppError('NO_PHOTO', 'no photo attached');
+  if (sources.length > limits.maxPhotos) throw new AppError('TOO_MANY_PHOTOS', 'too many photos', { details: { max: limits.maxPhotos } });
+  return Promise.all(
+    sources.map(async (source, index) => {
+      try {
+        if (source.declaredBytes !== undefined && source.declaredBytes > limits.maxBytes) {
+          throw new AppError('FILE_TOO_LARGE', 'declared size exceeds limit', { details: { max: limits.maxBytes } });
+        }
+        const bytes = await source.read(limits.maxBytes);
+        const normalized = await normalizePhoto(bytes, limits);
+        return normalized.bytes;
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        throw new AppError(error.code, error.message, {
+          cause: error,
+          details: { ...error.details, photo: index + 1, max: limits.maxBytes, maxPixels: limits.maxPixels },
+        });
+      }
+    }),
+  );
+}

@@ -1,0 +1,33 @@
+import type { Conversation } from '../../db/schema.js';
+
+export const COMMANDS = [
+  'portrait', 'restore', 'upscale', 'reroll', 'notthem', 'credits', 'history', 'cancel', 'forget', 'styles', 'help', 'consent',
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export type Platform = 'telegram' | 'discord' | 'cli';
+
+/** Bytes of one photo, fetched on demand so the byte limit is enforced while reading, not after. */
+export interface PhotoSource {
+  /** How the user would recognise it: a file name or "photo 2". */
+  label: string;
+  /** Size the platform announced, when it did: lets a too-large file be refused before download. */
+  declaredBytes?: number;
+  /** Reads the bytes; rejects with FILE_TOO_LARGE as soon as more than `maxBytes` arrive. */
+  read(maxBytes: number): Promise<Buffer>;
+}
+
+/** A platform-neutral request: what an adapter makes of a slash command, a caption, a button or a reaction. */
+export interface Request {
+  platform: Platform;
+  /** The platform's own id of the event (Telegram update_id, Discord interaction id): a redelivery makes no second job. */
+  eventId: string;
+  user: { id: string; displayName?: string };
+  conversation: Conversation;
+  command: CommandName;
+  photos?: PhotoSource[];
+  /** Parsed options: style, subject, prompt, colorize, seed, confirm, … */
+  options?: Record<string, string | boolean | undefined>;
+  /** What a button or reaction points at: a result id (upscale) or a job id (reroll, notthem). */
+  target?: string;
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../../errors.js';
+import { checkSubmission, createJobWithReservation, endJobWithRefund, getJobByKey, recentMeanSeconds } from '../../db/jobs.repository.js';
+import type { Job } from '../../db/schema.js';
+import type { CommandContext } from './context.js';
+import { info } from './reply.js';
+import type { Reply } from './reply.js';
+import { estimateWaitSeconds, formatDuration } from './wait-estimate.js';
+
+export interface JobSpec {
+  kind: Job['kind'];
+  idempotencyKey: string;
+  price: number;
+  params: Record<string, unknown>;
+  style?: string;
+  subject?: string;
+  parentJobId?: string;
+  /** Stores the job's inputs and returns their artifact keys; runs only for a new job. */
+  prepareInputs: (jobId: string) => Promise<string[]>;
+  /** Words for the queued reply, e.g. "Making 4 studio portraits". */
+  describe: string;
+}
+
+/** Fallback estimates before there is any history, by kind. */
+const DEFAULT_SECONDS: Record<Job['kind'], number> = { portrait: 20, restore: 15, upscale: 15 };
+const meanCache = new Map<string, { at: number; seconds: number | undefined }>();
+
+async function meanSeconds(ctx: CommandContext, kind: Job['kind']): Promise<number> {
+  const cached = meanCache.get(kind);
+  if (!cached || Date.now() - cached.at > 30_000) {
+    meanCache.set(kind, { at: Date.now(), seconds: await recentMeanSeconds(ctx.deps.db, kind) });
+  }
+  return meanCache.get(kind)?.seconds ?? DEFAULT_SECONDS[kind];
+}
+
+/** The "queued — position N, about M s" answer for a job that is waiting or running. */
+export async function queuedReply(ctx: CommandContext, job: Job, describe: string): Promise<Reply> {
+  const [position, workers, mean] = await Promise.all([ctx.deps.gpuQueue.position(job.id), ctx.deps.gpuQueue.workers(), meanSeconds(ctx, job.kind)]);
+  const eta = estimateWaitSeconds(position, workers * ctx.deps.config.gpu.concurrency, mean);
+  const where = position > 0 ? `queued — position ${position}` : 'in progress';
+  return info(`${describe}: ${where}, about ${formatDuration(eta)}.`, { job: { id: job.id, position, etaSeconds: eta } });
+}
+
+function replyForExisting(ctx: CommandContext, job: Job, describe: string): Promise<Reply> | Reply {
+  if (job.status === 'queued' || job.status === 'running') return queuedReply(ctx, job, describe);
+  if (job.status === 'succeeded') return info('That request is already done; the results were sent above.');
+  return info('That request has already ended.');
+}
+
+/**
+ * Creates, pays for and queues a job, exactly once per idempotency key: a redelivered event gets the
+ * first job's status and nothing is reserved twice. Inputs are stored before the credit decision and
+ * removed again when it says no.
+ */
+export async function submitJob(ctx: CommandContext, spec: JobSpec): Promise<Reply> {
+  const { db, store, gpuQueue, config } = ctx.deps;
+  const existing = await getJobByKey(db, spec.idempotencyKey);
+  if (existing) {
+    if (existing.status === 'queued') await gpuQueue.enqueue(existing.kind, existing.id); // no-op unless the first enqueue was lost
+    return replyForExisting(ctx, existing, spec.describe);
+  }
+
+  const rules = { freeDaily: config.credits.freeDaily, maxActiveJobs: config.credits.maxActiveJobsPerUser };
+  await checkSubmission(db, ctx.account.id, spec.price, rules, ctx.now); // refuse before downloading anything
+
+  const jobId = randomUUID();
+  const inputs = await spec.prepareInputs(jobId);
+  const discardInputs = () => store.deletePrefix(`inputs/${jobId}/`);
+
+  let created: { job: Job; duplicate: boolean };
+  try {
+    created = await createJobWithReservation(
+      db,
+      {
+        id: jobId,
+        accountId: ctx.account.id,
+        kind: spec.kind,
+        idempotencyKey: spec.idempotencyKey,
+        conversation: ctx.request.conversation,
+        inputs,
+        params: spec.params,
+        style: spec.style,
+        subject: spec.subject,
+        price: spec.price,
+        parentJobId: spec.parentJobId,
+      },
+      rules,
+      ctx.now,
+    );
+  } catch (error) {
+    await discardInputs();
+    throw error;
+  }
+  if (created.duplicate) {
+    await discardInputs();
+    return replyForExisting(ctx, created.job, spec.describe);
+  }
+
+  try {
+    await gpuQueue.enqueue(spec.kind, created.job.id);
+  } catch (error) {
+    // The queue is unreachable: undo the reservation so nothing is charged for a job that cannot run.
+    await endJobWithRefund(db, created.job.id, 'failed', 'SERVICE_UNAVAILABLE');
+    throw new AppError('SERVICE_UNAVAILABLE', 'could not enqueue', { retryable: true, cause: error });
+  }
+  ctx.logger.info({ jobId: created.job.id, kind: spec.kind, price: spec.price }, 'job queued');
+  return queuedReply(ctx, created.job, spec.describe);
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { createApp, type App } from './app.js';
+import { runCliRequest } from './bots/cli/cli.frontend.js';
+import type { Deliverer } from './bots/core/deliverer.js';
+import { ConfigError, configSecrets, loadConfig, type Config } from './config.js';
+import { prepareDatabase } from './db/client.js';
+import { createLogger, type Logger } from './logger.js';
+
+const USAGE = `likeness — an AI portrait studio for Discord and Telegram
+
+Usage:
+  likeness portrait <photo> [photo…] [--style studio] [--subject me|someone|memorial] [--prompt "…"] [--seed N] [--out out/]
+  likeness restore <photo> [--colorize] [--out out/]
+  likeness upscale <result-id> [--out out/]
+  likeness styles | credits | history
+  likeness all        bots, delivery and a GPU worker in one process (npm start)
+  likeness serve      the bots process: chat front-ends and delivery
+  likeness worker     a GPU worker
+  likeness migrate    create the database if needed and apply migrations
+
+Options: --user <name> (CLI identity, default: your login), --no-worker (use running workers), --help`;
+
+const FRONTEND_COMMANDS = new Set(['portrait', 'restore', 'upscale', 'styles', 'credits', 'history']);
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      style: { type: 'string' },
+      subject: { type: 'string' },
+      prompt: { type: 'string' },
+      seed: { type: 'string' },
+      colorize: { type: 'boolean' },
+      out: { type: 'string', default: 'out' },
+      user: { type: 'string' },
+      'no-worker': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (!command || values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+
+  const config = loadConfig(process.env);
+  const frontend = FRONTEND_COMMANDS.has(command);
+  // The CLI front-end keeps stdout for the person: logs go to stderr, and only warnings unless asked.
+  const logger = createLogger({
+    level: frontend && !process.env.LOG_LEVEL ? 'warn' : config.logLevel,
+    secrets: configSecrets(config),
+    destination: pino.destination(frontend ? 2 : 1),
+  });
+
+  if (command === 'migrate') {
+    await prepareDatabase(config.databaseUrl);
+    logger.info('database ready');
+    return 0;
+  }
+  await prepareDatabase(config.databaseUrl);
+
+  if (frontend) {
+    const app = createApp(config, logger);
+    try {
+      if ((command === 'portrait' || command === 'restore') && args.length === 0) {
+        process.stderr.write(`Please give the photo${command === 'portrait' ? '(s)' : ''} to use, e.g. likeness ${command} photo.jpg\n`);
+        return 2;
+      }
+      return await runCliRequest(
+        app,
+        {
+          command: command as 'portrait',
+          photos: command === 'portrait' || command === 'restore' ? args : undefined,
+          target: command === 'upscale' ? args[0] : undefined,
+          options: { style: values.style, subject: values.subject, prompt: values.prompt, seed: values.seed, colorize: values.colorize },
+          outDir: values.out,
+          user: values.user ?? userInfo().username,
+          inProcessWorker: !values['no-worker'],
+        },
+        { print: (line) => process.stdout.write(`${line}\n`), printError: (line) => process.stderr.write(`${line}\n`) },
+      );
+    } finally {
+      await app.close();
+    }
+  }
+
+  if (command === 'serve' || command === 'worker' || command === 'all') return runService(command, config, logger);
+  process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
+  return 2;
+}
+
+/** Long-running processes: run until SIGTERM/SIGINT, then let running jobs finish and close cleanly. */
+async function runService(role: 'serve' | 'worker' | 'all', config: Config, logger: Logger): Promise<number> {
+  const app: App = createApp(config, logger);
+  if (role !== 'serve') app.startGpuWorker();
+  if (role !== 'worker') {
+    const deliverers = new Map<string, Deliverer>();
+    if (deliverers.size === 0) logger.warn('no chat platform configured (TELEGRAM_BOT_TOKEN, DISCORD_TOKEN): only the CLI front-end can make requests');
+    app.startDeliveryWorker(deliverers);
+  }
+  logger.info({ role, backend: config.gpu.backend }, 'likeness started');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down: finishing running jobs');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await app.close();
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    else if (error instanceof Error && error.name === 'TypeError' && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    } else process.stderr.write(`likeness: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

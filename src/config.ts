@@ -1,0 +1,175 @@
+import { z } from 'zod';
+
+/** Thrown by {@link loadConfig}; `problems` names every bad variable, not just the first. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+const optionalString = z.string().trim().min(1).optional();
+const optionalUrl = z.url().optional();
+const commaList = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  );
+
+/** `telegram:123,discord:456` → platform-qualified ids. */
+const adminIds = commaList.pipe(
+  z.array(z.string().regex(/^(telegram|discord|cli):[\w.-]+$/, 'expected platform:id, e.g. telegram:123')),
+);
+
+const schema = z.object({
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/likeness'),
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[\w-]+$/).default('likeness'),
+  DATA_DIR: z.string().default('./data'),
+  STORAGE: z.enum(['fs', 's3']).default('fs'),
+  S3_ENDPOINT: optionalUrl,
+  S3_BUCKET: optionalString,
+  S3_REGION: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  GPU_BACKEND: z.enum(['local', 'replicate', 'cog', 'instant']).default('local'),
+  GPU_CONCURRENCY: int(1, 2),
+  GPU_ATTEMPTS: int(1, 3),
+  GPU_JOB_LOCK_MS: int(1000, 30_000),
+  GPU_RETRY_BACKOFF_MS: int(0, 2_000),
+  INSTANT_BACKEND_DELAY_MS: int(0, 0),
+  REPLICATE_API_TOKEN: optionalString,
+  REPLICATE_BASE_URL: z.url().default('https://api.replicate.com/v1'),
+  COG_ENDPOINTS: commaList.pipe(z.array(z.url())),
+  MODELS_FILE: optionalString,
+  STYLES_FILE: optionalString,
+  TELEGRAM_BOT_TOKEN: optionalString,
+  TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
+  TELEGRAM_WEBHOOK_URL: optionalUrl,
+  TELEGRAM_WEBHOOK_SECRET: optionalString,
+  DISCORD_TOKEN: optionalString,
+  DISCORD_APPLICATION_ID: optionalString,
+  DISCORD_API_BASE: z.url().default('https://discord.com/api'),
+  ATTACHMENT_HOSTS: commaList,
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PUBLIC_URL: optionalUrl,
+  ADMIN_IDS: adminIds,
+  ADMIN_PASSWORD: optionalString,
+  FREE_DAILY_CREDITS: int(0, 8),
+  PRICE_PORTRAIT: int(0, 4),
+  PRICE_RESTORE: int(0, 1),
+  PRICE_UPSCALE: int(0, 2),
+  MAX_ACTIVE_JOBS_PER_USER: int(1, 2),
+  MAX_PHOTO_BYTES: int(1, 20 * 1024 * 1024),
+  MAX_PHOTO_PIXELS: int(1, 50_000_000),
+});
+
+type Env = z.infer<typeof schema>;
+
+export type JobKind = 'portrait' | 'restore' | 'upscale';
+
+/** The typed configuration every process runs on; built once at start by {@link loadConfig}. */
+export interface Config {
+  env: string;
+  logLevel: Env['LOG_LEVEL'];
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  dataDir: string;
+  storage: { kind: 'fs' } | { kind: 's3'; endpoint?: string; bucket: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
+  gpu: {
+    backend: Env['GPU_BACKEND'];
+    concurrency: number;
+    attempts: number;
+    lockMs: number;
+    /** First retry delay; doubles per attempt. */
+    retryBackoffMs: number;
+    instantDelayMs: number;
+    replicateToken?: string;
+    replicateBaseUrl: string;
+    cogEndpoints: string[];
+    modelsFile?: string;
+    stylesFile?: string;
+  };
+  telegram?: { token: string; apiRoot: string; webhookUrl?: string; webhookSecret?: string };
+  discord?: { token: string; applicationId?: string; apiBase: string };
+  attachmentHosts: string[];
+  http: { port: number; publicUrl?: string; adminPassword?: string };
+  adminIds: string[];
+  credits: { freeDaily: number; prices: Record<JobKind, number>; maxActiveJobsPerUser: number };
+  photos: { maxBytes: number; maxPixels: number };
+}
+
+/** Parses the environment into a {@link Config}; throws {@link ConfigError} listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings (as left by `.env` templates) mean "not set".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (!parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+
+  if (e.STORAGE === 's3' && !e.S3_BUCKET) problems.push('S3_BUCKET: required when STORAGE=s3');
+  if (e.GPU_BACKEND === 'replicate' && !e.REPLICATE_API_TOKEN) problems.push('REPLICATE_API_TOKEN: required when GPU_BACKEND=replicate');
+  if (e.GPU_BACKEND === 'cog' && e.COG_ENDPOINTS.length === 0) problems.push('COG_ENDPOINTS: required when GPU_BACKEND=cog');
+  if (e.TELEGRAM_WEBHOOK_URL && !e.TELEGRAM_WEBHOOK_SECRET) problems.push('TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    dataDir: e.DATA_DIR,
+    storage:
+      e.STORAGE === 's3'
+        ? { kind: 's3', endpoint: e.S3_ENDPOINT, bucket: e.S3_BUCKET!, region: e.S3_REGION, accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+        : { kind: 'fs' },
+    gpu: {
+      backend: e.GPU_BACKEND,
+      concurrency: e.GPU_CONCURRENCY,
+      attempts: e.GPU_ATTEMPTS,
+      lockMs: e.GPU_JOB_LOCK_MS,
+      retryBackoffMs: e.GPU_RETRY_BACKOFF_MS,
+      instantDelayMs: e.INSTANT_BACKEND_DELAY_MS,
+      replicateToken: e.REPLICATE_API_TOKEN,
+      replicateBaseUrl: e.REPLICATE_BASE_URL,
+      cogEndpoints: e.COG_ENDPOINTS,
+      modelsFile: e.MODELS_FILE,
+      stylesFile: e.STYLES_FILE,
+    },
+    telegram: e.TELEGRAM_BOT_TOKEN
+      ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, webhookUrl: e.TELEGRAM_WEBHOOK_URL, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET }
+      : undefined,
+    discord: e.DISCORD_TOKEN ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, apiBase: e.DISCORD_API_BASE } : undefined,
+    attachmentHosts: e.ATTACHMENT_HOSTS,
+    http: { port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL, adminPassword: e.ADMIN_PASSWORD },
+    adminIds: e.ADMIN_IDS,
+    credits: {
+      freeDaily: e.FREE_DAILY_CREDITS,
+      prices: { portrait: e.PRICE_PORTRAIT, restore: e.PRICE_RESTORE, upscale: e.PRICE_UPSCALE },
+      maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
+    },
+    photos: { maxBytes: e.MAX_PHOTO_BYTES, maxPixels: e.MAX_PHOTO_PIXELS },
+  };
+}
+
+/** Secrets of a config, for redaction of anything that might echo them. */
+export function configSecrets(config: Config): string[] {
+  return [
+    config.telegram?.token,
+    config.telegram?.webhookSecret,
+    config.discord?.token,
+    config.gpu.replicateToken,
+    config.http.adminPassword,
+    config.storage.kind === 's3' ? config.storage.secretAccessKey : undefined,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}

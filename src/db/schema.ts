@@ -1,0 +1,132 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, check, date, index, integer, jsonb, numeric, pgTable, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+/** A person using Likeness, whichever platforms they come from. */
+export const accounts = pgTable('accounts', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  createdAt: createdAt(),
+  consentedAt: timestamp('consented_at', { withTimezone: true }),
+  bannedAt: timestamp('banned_at', { withTimezone: true }),
+  banReason: text('ban_reason'),
+});
+
+/** A platform user (telegram:123, discord:456, cli:alice) and the account it belongs to. */
+export const identities = pgTable(
+  'identities',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    accountId: uuid('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    platformUserId: text('platform_user_id').notNull(),
+    displayName: text('display_name'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('identities_platform_user_uq').on(t.platform, t.platformUserId), index('identities_account_idx').on(t.accountId)],
+);
+
+export const JOB_KINDS = ['portrait', 'restore', 'upscale'] as const;
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Where to answer: the conversation a request came from. */
+export interface Conversation {
+  platform: string;
+  chatId: string;
+  /** The request message to reply to, when the platform has one. */
+  messageId?: string;
+  /** Platform-specific handle for follow-ups (Discord interaction token is never stored here). */
+  threadId?: string;
+  /** Send results privately when the platform allows (memorial). */
+  private?: boolean;
+}
+
+/** One unit of GPU work and everything needed to account for it. */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // Nullable: /forget detaches a user's jobs, leaving only anonymous usage.
+    accountId: uuid('account_id').references(() => accounts.id, { onDelete: 'set null' }),
+    kind: text('kind', { enum: JOB_KINDS }).notNull(),
+    style: text('style'),
+    subject: text('subject'),
+    status: text('status', { enum: JOB_STATUSES }).notNull().default('queued'),
+    idempotencyKey: text('idempotency_key').notNull(),
+    conversation: jsonb('conversation').$type<Conversation>(),
+    inputs: jsonb('inputs').$type<string[]>().notNull().default([]),
+    params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
+    price: integer('price').notNull(),
+    backend: text('backend'),
+    model: text('model'),
+    gpuSeconds: real('gpu_seconds'),
+    costUsd: numeric('cost_usd', { precision: 12, scale: 6 }),
+    attempts: integer('attempts').notNull().default(0),
+    errorCode: text('error_code'),
+    parentJobId: uuid('parent_job_id'),
+    createdAt: createdAt(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('jobs_idempotency_key_uq').on(t.idempotencyKey),
+    index('jobs_account_created_idx').on(t.accountId, t.createdAt),
+    index('jobs_active_idx').on(t.accountId).where(sql`status in ('queued', 'running')`),
+    index('jobs_parent_idx').on(t.parentJobId),
+  ],
+);
+
+/** One image a job produced, and the platform message it was posted as. */
+export const results = pgTable(
+  'results',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    jobId: uuid('job_id').notNull().references(() => jobs.id, { onDelete: 'cascade' }),
+    variant: integer('variant').notNull(),
+    artifactKey: text('artifact_key').notNull(),
+    width: integer('width').notNull(),
+    height: integer('height').notNull(),
+    bytes: integer('bytes').notNull(),
+    platformMessageId: text('platform_message_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('results_job_variant_uq').on(t.jobId, t.variant), index('results_message_idx').on(t.platformMessageId)],
+);
+
+export const LEDGER_REASONS = ['free', 'grant', 'reserve', 'commit', 'refund'] as const;
+export type LedgerReason = (typeof LEDGER_REASONS)[number];
+export const POCKETS = ['free', 'paid'] as const;
+export type Pocket = (typeof POCKETS)[number];
+
+/**
+ * Every credit movement. A balance is a sum over these rows, never a stored counter.
+ * Free daily credits live in the `free` pocket of their day and lapse with it; grants in `paid`.
+ */
+export const creditLedger = pgTable(
+  'credit_ledger',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    accountId: uuid('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+    jobId: uuid('job_id').references(() => jobs.id, { onDelete: 'set null' }),
+    delta: integer('delta').notNull(),
+    reason: text('reason', { enum: LEDGER_REASONS }).notNull(),
+    pocket: text('pocket', { enum: POCKETS }).notNull(),
+    freeDay: date('free_day'),
+    note: text('note'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // The guarantee behind "never charged twice": one row per job, reason and pocket.
+    uniqueIndex('credit_ledger_job_reason_uq').on(t.jobId, t.reason, t.pocket),
+    uniqueIndex('credit_ledger_free_day_uq').on(t.accountId, t.freeDay).where(sql`reason = 'free'`),
+    index('credit_ledger_account_idx').on(t.accountId, t.pocket, t.freeDay),
+    check('credit_ledger_free_pocket_has_day', sql`(pocket = 'free') = (free_day is not null)`),
+  ],
+);
+
+export type Account = typeof accounts.$inferSelect;
+export type Job = typeof jobs.$inferSelect;
+export type Result = typeof results.$inferSelect;
+export type LedgerRow = typeof creditLedger.$inferSelect;

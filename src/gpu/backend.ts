@@ -1,0 +1,51 @@
+import type { Style, Subject } from './styles.js';
+
+/** A portrait of the person in 1–4 reference photos (normalized JPEG bytes). */
+export interface PortraitTask {
+  kind: 'portrait';
+  photos: Buffer[];
+  style: Style;
+  subject: Subject;
+  prompt?: string;
+  variants: number;
+  seed: number;
+  /** 0..1; higher keeps the face closer to the references ("not them" re-rolls raise it). */
+  identityStrength: number;
+}
+
+/** A faithful restoration of one old photo, optionally colorized. */
+export interface RestoreTask {
+  kind: 'restore';
+  photo: Buffer;
+  colorize: boolean;
+  /** 0..1; higher stays closer to the original face. */
+  fidelity: number;
+}
+
+/** One image enlarged to exactly `targetLongEdge` pixels on its long edge. */
+export interface UpscaleTask {
+  kind: 'upscale';
+  image: Buffer;
+  targetLongEdge: number;
+}
+
+export type GpuTask = PortraitTask | RestoreTask | UpscaleTask;
+
+export interface GpuResult {
+  /** Encoded images (JPEG), in variant order. */
+  images: Buffer[];
+  /** The model that made them, e.g. `black-forest-labs/flux-2-pro` or `local/preview`. */
+  model: string;
+  gpuSeconds: number;
+  costUsd: number;
+}
+
+/**
+ * Where pixels are made. Implementations throw `AppError` with `GPU_UNAVAILABLE`
+ * (retryable: true) when trying again can help, and `GPU_FAILED` / `GPU_REJECTED_INPUT`
+ * (retryable: false) when it cannot. They stop work and reject when `signal` aborts.
+ */
+export interface GpuBackend {
+  readonly name: string;
+  run(task: GpuTask, signal: AbortSignal): Promise<GpuResult>;
+}

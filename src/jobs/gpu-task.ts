@@ -1,0 +1,34 @@
+import { AppError } from '../errors.js';
+import type { Job } from '../db/schema.js';
+import type { GpuTask } from '../gpu/backend.js';
+import type { StyleCatalog, Subject } from '../gpu/styles.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import { ArtifactNotFoundError } from '../storage/artifact-store.js';
+
+/** Builds the backend's task from a job row, reading its inputs from the store. */
+export async function taskForJob(job: Job, store: ArtifactStore, styles: StyleCatalog): Promise<GpuTask> {
+  const inputs = await Promise.all(job.inputs.map((key) => store.get(key))).catch((error: unknown) => {
+    if (error instanceof ArtifactNotFoundError) throw new AppError('JOB_NOT_FOUND', 'job inputs are gone', { cause: error });
+    throw error;
+  });
+  const p = job.params;
+  switch (job.kind) {
+    case 'portrait': {
+      const style = styles.get(job.style ?? '') ?? styles.get(styles.defaultId)!;
+      return {
+        kind: 'portrait',
+        photos: inputs,
+        style,
+        subject: (job.subject ?? 'me') as Subject,
+        prompt: typeof p.prompt === 'string' ? p.prompt : undefined,
+        variants: Number(p.variants ?? 4),
+        seed: Number(p.seed ?? 0),
+        identityStrength: Number(p.identityStrength ?? style.identityStrength),
+      };
+    }
+    case 'restore':
+      return { kind: 'restore', photo: inputs[0]!, colorize: p.colorize === true, fidelity: Number(p.fidelity ?? 0.9) };
+    case 'upscale':
+      return { kind: 'upscale', image: inputs[0]!, targetLongEdge: Number(p.targetLongEdge ?? 7680) };
+  }
+}

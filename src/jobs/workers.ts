@@ -1,0 +1,65 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from '../logger.js';
+import { handleDelivery, type DeliveryHandlerDeps } from './delivery.handler.js';
+import { handleGpuJob, type GpuHandlerDeps } from './gpu.handler.js';
+import { DELIVERY_QUEUE, GPU_JOB_NAMES, GPU_QUEUE, deliveryJobData, gpuJobData } from './job-schemas.js';
+
+export interface WorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  concurrency: number;
+  /** How long a job stays locked without a heartbeat: after a crash it runs again this much later. */
+  lockMs?: number;
+  logger: Logger;
+}
+
+function baseOptions(options: WorkerOptions) {
+  const lockDuration = options.lockMs ?? 30_000;
+  return {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration,
+    stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+    // A job whose worker died is re-run; one that kills workers again and again is failed for good.
+    maxStalledCount: 3,
+  };
+}
+
+function watch(worker: Worker, logger: Logger): Worker {
+  // Without an 'error' listener a lost Redis connection would crash the process.
+  worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+  worker.on('failed', (job: Job | undefined, error) => logger.warn({ err: error, bullJobId: job?.id, queue: worker.name, attemptsMade: job?.attemptsMade }, 'queue job failed'));
+  worker.on('stalled', (jobId) => logger.warn({ bullJobId: jobId, queue: worker.name }, 'job stalled; it will run again'));
+  return worker;
+}
+
+/** The `gpu` worker: parses each job's data before the handler sees it; bad payloads are not retried. */
+export function startGpuWorker(options: WorkerOptions, deps: GpuHandlerDeps): Worker {
+  const worker = new Worker(
+    GPU_QUEUE,
+    async (job: Job, _token?: string, signal?: AbortSignal) => {
+      if (!(GPU_JOB_NAMES as readonly string[]).includes(job.name)) throw new UnrecoverableError(`unknown gpu job name ${job.name}`);
+      const data = gpuJobData.safeParse(job.data);
+      if (!data.success) throw new UnrecoverableError(`invalid gpu job data: ${data.error.message}`);
+      const isFinal = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      return handleGpuJob(deps, data.data.jobId, { isFinal, signal: signal ?? new AbortController().signal });
+    },
+    baseOptions(options),
+  );
+  return watch(worker, options.logger);
+}
+
+/** The `delivery` worker: runs in the process that holds the platform tokens. */
+export function startDeliveryWorker(options: WorkerOptions, deps: DeliveryHandlerDeps): Worker {
+  const worker = new Worker(
+    DELIVERY_QUEUE,
+    async (job: Job) => {
+      const data = deliveryJobData.safeParse(job.data);
+      if (!data.success) throw new UnrecoverableError(`invalid delivery job data: ${data.error.message}`);
+      return handleDelivery(deps, data.data);
+    },
+    baseOptions(options),
+  );
+  return watch(worker, options.logger);
+}

@@ -1,0 +1,31 @@
+/**
+ * Where photos and results live, by key (`inputs/<job>/0.jpg`, `results/<job>/2.jpg`).
+ * `put` is atomic (a reader sees the whole object or none) and overwriting a key with the same
+ * bytes is harmless, so a retried job may store its outputs again. `delete` of a missing key is not an error.
+ */
+export interface ArtifactStore {
+  put(key: string, bytes: Buffer): Promise<void>;
+  /** Rejects with {@link ArtifactNotFoundError} when the key holds nothing. */
+  get(key: string): Promise<Buffer>;
+  exists(key: string): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Deletes every key under `prefix` (a folder-like `inputs/<job>/`). */
+  deletePrefix(prefix: string): Promise<void>;
+}
+
+export class ArtifactNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`artifact not found: ${key}`);
+    this.name = 'ArtifactNotFoundError';
+  }
+}
+
+const KEY = /^[a-z0-9][\w-]*(\/[\w.-]+)*$/i;
+
+/** Keys are relative, slash-separated and never climb (`..`); anything else is a bug, not user input. */
+export function assertValidKey(key: string): void {
+  if (!KEY.test(key) || key.split('/').some((part) => part === '.' || part === '..')) throw new Error(`invalid artifact key: ${key}`);
+}
+
+export const inputKey = (jobId: string, index: number): string => `inputs/${jobId}/${index}.jpg`;
+export const resultKey = (jobId: string, variant: number): string => `results/${jobId}/${variant}.jpg`;
