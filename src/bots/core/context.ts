@@ -5,6 +5,7 @@ import type { StyleCatalog } from '../../gpu/styles.js';
 import type { GpuQueue } from '../../jobs/gpu-queue.js';
 import type { Logger } from '../../logger.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
+import type { Reply } from './reply.js';
 import type { Request } from './request.js';
 
 /** What the command layer needs from the rest of the system: a narrow set of ports. */
@@ -27,4 +28,4 @@ export interface CommandContext {
   now: Date;
 }
 
-export type CommandHandler = (ctx: CommandContext) => Promise<import('./reply.js').Reply>;
+export type CommandHandler = (ctx: CommandContext) => Promise<Reply>;

@@ -39,9 +39,9 @@ export function succeededReply(job: Job, results: readonly Result[], styles: Sty
       ],
     });
   }
-  const style = styles.get(job.style ?? '')?.label ?? job.style ?? 'your';
+  const style = styles.get(job.style ?? '')?.label ?? job.style ?? 'portrait';
   const upscaleRow: Button[] = results.map((r) => ({ label: `U${r.variant + 1}`, command: 'upscale', target: r.id }));
-  return success([`Here are your ${style} portraits. Pick a favourite for an 8K version.`, ...notes(job)].join('\n'), {
+  return success([`Here are your portraits (${style}). Pick a favourite for an 8K version.`, ...notes(job)].join('\n'), {
     ephemeral: privately,
     images: results.map((r) => ({ artifactKey: r.artifactKey, resultId: r.id, filename: `likeness-${job.id.slice(0, 8)}-${r.variant + 1}.jpg`, as: 'photo' })),
     buttons: [upscaleRow, [{ label: '🔄 Again', command: 'reroll', target: job.id }, { label: '👎 Not them', command: 'notthem', target: job.id }]],

@@ -19,7 +19,7 @@ export const portraitCommand: CommandHandler = async (ctx) => {
     style: options.style.id,
     subject: options.subject,
     params: { variants: VARIANTS, seed: options.seed ?? randomSeed(), identityStrength: options.style.identityStrength, prompt: options.prompt },
-    describe: `Making ${VARIANTS} ${options.style.label} portraits`,
+    describe: `Making ${VARIANTS} portraits in the ${options.style.label} style`,
     prepareInputs: async (jobId) => {
       const normalized = await takePhotos(photos, { ...config.photos, maxPhotos: MAX_PORTRAIT_PHOTOS });
       const keys = normalized.map((_, i) => inputKey(jobId, i));

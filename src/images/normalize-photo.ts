@@ -1,0 +1,36 @@
+import { toDecodeError } from './decode-error.js';
+import { readPhotoHeader, type PhotoLimits } from './inspect-photo.js';
+import { decodeOptions, jpegOutput, sharp } from './sharp.js';
+
+/** Normalized photos fit inside this square; smaller photos are never enlarged. */
+export const NORMALIZED_MAX_EDGE = 2048;
+
+/** An encoded JPEG with its pixel size. */
+export interface EncodedImage {
+  bytes: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * Makes an uploaded photo safe to store and uniform to process: checks it like `inspectPhoto`,
+ * then turns it upright by its EXIF orientation, converts it to sRGB, drops every piece of
+ * metadata (EXIF, GPS, XMP, IPTC, ICC), keeps only the first frame, flattens transparency onto
+ * white, fits it inside 2048 x 2048 without enlarging, and encodes a JPEG at quality 90.
+ * Throws the same AppErrors as `inspectPhoto`.
+ */
+export async function normalizePhoto(bytes: Buffer, limits: PhotoLimits): Promise<EncodedImage> {
+  await readPhotoHeader(bytes, limits);
+  // sharp writes no metadata unless asked and converts to sRGB by default; this one decode also
+  // proves the photo is intact, so there is no separate full-decode check here.
+  const { data, info } = await sharp(bytes, decodeOptions(limits.maxPixels))
+    .resize(NORMALIZED_MAX_EDGE, NORMALIZED_MAX_EDGE, { fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .jpeg(jpegOutput(NORMALIZED_MAX_EDGE * NORMALIZED_MAX_EDGE))
+    .toBuffer({ resolveWithObject: true })
+    .catch((error: unknown) => {
+      throw toDecodeError(error);
+    });
+  return { bytes: data, width: info.width, height: info.height };
+}

@@ -1,0 +1,42 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { configSecrets, loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+const TELEGRAM_TOKEN = '7351946820:AAH4x_fake-Secret-Token-Value-12345';
+const DISCORD_TOKEN = 'MTAxOTQ1NjQzMjE.fakeDiscord.TokenValueThatIsLong0123456789';
+const REPLICATE_TOKEN = 'r8_Fake0123456789abcdefghijABCDEFGHIJ';
+
+function captured() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { destination, text: () => lines.join('') };
+}
+
+describe('logger redaction', () => {
+  it('never writes a token, however it reaches the log', () => {
+    const config = loadConfig({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, DISCORD_TOKEN, GPU_BACKEND: 'replicate', REPLICATE_API_TOKEN: REPLICATE_TOKEN, ADMIN_PASSWORD: 'hunter2-admin' });
+    const out = captured();
+    const logger = createLogger({ level: 'trace', secrets: configSecrets(config), destination: out.destination });
+
+    logger.info({ token: TELEGRAM_TOKEN, config: { discord: { token: DISCORD_TOKEN } } }, 'keys named token');
+    logger.info({ headers: { authorization: `Bot ${DISCORD_TOKEN}` } }, 'an authorization header');
+    logger.info({ req: { headers: { authorization: `Bearer ${REPLICATE_TOKEN}` } } }, 'a nested authorization header');
+    logger.info({ url: `https://api.telegram.org/file/bot${TELEGRAM_TOKEN}/photos/file_1.jpg` }, 'a Telegram file URL');
+    logger.warn(`download failed for https://api.telegram.org/bot${TELEGRAM_TOKEN}/getFile`);
+    logger.error({ err: new Error(`request to https://api.telegram.org/bot${TELEGRAM_TOKEN}/sendPhoto failed`) }, 'an error message');
+    logger.info({ note: `the password is hunter2-admin and replicate says ${REPLICATE_TOKEN}` }, 'free text');
+    logger.info({ body: Buffer.from('image bytes') }, 'bytes are not logged');
+
+    const text = out.text();
+    for (const secret of [TELEGRAM_TOKEN, DISCORD_TOKEN, REPLICATE_TOKEN, 'hunter2-admin', 'AAH4x_fake', 'image bytes']) expect(text).not.toContain(secret);
+    expect(text).toContain('[REDACTED]');
+    expect(text).toContain('api.telegram.org/file/bot[REDACTED]/photos/file_1.jpg'); // the useful part of the URL survives
+    expect(text.trim().split('\n')).toHaveLength(8);
+  });
+});
