@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { Worker } from 'bullmq';
 import { createCommandLayer, type CommandLayer } from './bots/core/command-layer.js';
 import type { Deliverer } from './bots/core/deliverer.js';
 import type { Config } from './config.js';
@@ -10,7 +9,7 @@ import { createStyleCatalog, type StyleCatalog } from './gpu/styles.js';
 import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.js';
 import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
 import { createProducerConnection, createWorkerConnection } from './jobs/redis.js';
-import { startDeliveryWorker, startGpuWorker } from './jobs/workers.js';
+import { startDeliveryWorker, startGpuWorker, type QueueWorker } from './jobs/workers.js';
 import type { Logger } from './logger.js';
 import type { ArtifactStore } from './storage/artifact-store.js';
 import { createFsStore } from './storage/fs.store.js';
@@ -26,9 +25,9 @@ export interface App {
   deliveryQueue: DeliveryQueue;
   commands: CommandLayer;
   /** Starts a `gpu` worker on `backend` (default: the configured one). */
-  startGpuWorker(backend?: GpuBackend): Worker;
+  startGpuWorker(backend?: GpuBackend): QueueWorker;
   /** Starts the `delivery` worker for the given platforms. */
-  startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>): Worker;
+  startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>): QueueWorker;
   /** Lets running jobs finish (up to the lock time), then closes workers, queues and connections. */
   close(): Promise<void>;
 }
@@ -50,7 +49,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   deliveryQueue.queue.on('error', (error) => logger.warn({ err: error }, 'delivery queue error'));
   const commands = createCommandLayer({ db: database.db, store, gpuQueue, styles, config, logger, now: overrides.now });
 
-  const workers: Worker[] = [];
+  const workers: QueueWorker[] = [];
   const workerConnections: Array<{ quit(): Promise<unknown>; disconnect(): void }> = [];
   const workerOptions = (concurrency: number) => {
     const connection = createWorkerConnection(config.redisUrl);

@@ -36,7 +36,10 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
   const logger = deps.logger.child({ jobId });
   const job = await claimJob(deps.db, jobId, deps.backend.name);
   if (!job) return resendOutcomeIfUndelivered(deps, jobId);
-  if (job.attempts === 1) await deps.delivery.notify({ jobId, event: 'started' });
+  if (job.attempts === 1) {
+    // Progress is a courtesy: failing to announce it must not fail the work.
+    await deps.delivery.notify({ jobId, event: 'started' }).catch((error: unknown) => logger.warn({ err: error }, 'could not queue the progress notice'));
+  }
 
   let outputs: StoredOutput[];
   let usage: { model: string; gpuSeconds: number; costUsd: number };
@@ -77,4 +80,14 @@ async function resendOutcomeIfUndelivered(deps: GpuHandlerDeps, jobId: string): 
     await deps.delivery.notify({ jobId, event: job.status });
   }
   return 'skipped';
+}
+
+/**
+ * The queue gave up on a job (its last attempt threw, e.g. the database was down when recording the
+ * result): end it as failed, refund it and tell the user, so no reservation is held forever.
+ */
+export async function recordGivenUp(deps: GpuHandlerDeps, jobId: string): Promise<void> {
+  if ((await endJobWithRefund(deps.db, jobId, 'failed', 'GPU_FAILED')) !== undefined) {
+    await deps.delivery.notify({ jobId, event: 'failed' });
+  }
 }

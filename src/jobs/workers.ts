@@ -1,8 +1,11 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { handleDelivery, type DeliveryHandlerDeps } from './delivery.handler.js';
-import { handleGpuJob, type GpuHandlerDeps } from './gpu.handler.js';
+import { handleGpuJob, recordGivenUp, type GpuHandlerDeps } from './gpu.handler.js';
 import { DELIVERY_QUEUE, GPU_JOB_NAMES, GPU_QUEUE, deliveryJobData, gpuJobData } from './job-schemas.js';
+
+/** A running queue worker, as the rest of the app sees it. */
+export type QueueWorker = Pick<Worker, 'close' | 'name' | 'isRunning'>;
 
 export interface WorkerOptions {
   connection: ConnectionOptions;
@@ -47,6 +50,12 @@ export function startGpuWorker(options: WorkerOptions, deps: GpuHandlerDeps): Wo
     },
     baseOptions(options),
   );
+  worker.on('failed', (job: Job | undefined, error) => {
+    const exhausted = job && (error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
+    const jobId = gpuJobData.safeParse(job?.data);
+    if (!exhausted || !jobId.success) return;
+    recordGivenUp(deps, jobId.data.jobId).catch((err: unknown) => options.logger.error({ err, jobId: jobId.data.jobId }, 'could not record a given-up job'));
+  });
   return watch(worker, options.logger);
 }
 

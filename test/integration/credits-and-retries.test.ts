@@ -81,6 +81,23 @@ describe('credits and retries', () => {
     expect(await balanceOf(t)).toEqual({ paid: 0, freeLeft: 8 });
   });
 
+  it('when every attempt fails while recording the result, the job is failed, refunded and the user told', async () => {
+    const outbox = recordingDeliverer();
+    t.app.startDeliveryWorker(new Map([['telegram', outbox.deliverer]]));
+    const reply = await t.app.commands.handle(chatRequest({ photos: [await photo()] }));
+    // Break the results table: the backend succeeds, recording its outputs cannot.
+    await t.app.database.pool.query('alter table results rename to results_unavailable');
+    t.app.startGpuWorker(createInstantBackend());
+    const final = await outbox.finalFor(reply.job!.id);
+    expect(final.reply).toMatchObject({ tone: 'error', code: 'GPU_FAILED' });
+    expect(await getJob(t.app.database.db, reply.job!.id)).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(await ledgerRows(t, reply.job!.id)).toEqual([
+      ['reserve', -4],
+      ['refund', 4],
+    ]);
+    await t.app.database.pool.query('alter table results_unavailable rename to results');
+  });
+
   it('a bad-input GPU error is not retried, and is refunded', async () => {
     let calls = 0;
     const rejecting: GpuBackend = {
