@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
           target: command === 'upscale' ? args[0] : undefined,
           options: { style: values.style, subject: values.subject, prompt: values.prompt, seed: values.seed, colorize: values.colorize },
           outDir: values.out,
-          user: values.user ?? userInfo().username,
+          user: values.user ?? loginName(),
           inProcessWorker: !values['no-worker'],
         },
         { print: (line) => process.stdout.write(`${line}\n`), printError: (line) => process.stderr.write(`${line}\n`) },
@@ -91,6 +91,15 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'serve' || command === 'worker' || command === 'all') return runService(command, config, logger);
   process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
   return 2;
+}
+
+/** The CLI's identity: the login name, or "local" where the OS has none (a container's numeric uid). */
+function loginName(): string {
+  try {
+    return userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
 }
 
 /** Long-running processes: run until SIGTERM/SIGINT, then let running jobs finish and close cleanly. */

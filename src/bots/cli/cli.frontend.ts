@@ -9,6 +9,9 @@ import type { Reply } from '../core/reply.js';
 import type { CommandName, PhotoSource, Request } from '../core/request.js';
 import { createCliDeliverer } from './cli.deliverer.js';
 
+/** Commands that queue GPU work, and so need workers to see it through. */
+const JOB_COMMANDS = new Set<CommandName>(['portrait', 'restore', 'upscale', 'reroll', 'notthem']);
+
 /** A photo on disk, read with the byte limit enforced while reading. */
 export function fileSource(path: string): PhotoSource {
   return {
@@ -43,8 +46,10 @@ export interface CliIo {
  */
 export async function runCliRequest(app: App, input: CliRequest, io: CliIo): Promise<number> {
   const { deliverer, waitFor } = createCliDeliverer(app.store, io.print);
-  if (input.inProcessWorker !== false) app.startGpuWorker();
-  app.startDeliveryWorker(new Map([['cli', deliverer]]));
+  if (JOB_COMMANDS.has(input.command)) {
+    if (input.inProcessWorker !== false) app.startGpuWorker();
+    app.startDeliveryWorker(new Map([['cli', deliverer]]));
+  }
 
   const request = (): Request => ({
     platform: 'cli',
