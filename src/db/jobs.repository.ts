@@ -1,10 +1,11 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { AppError } from '../errors.js';
 import type { Db, DbOrTx } from './client.js';
-import { refusalFor, splitCharge, utcDay, type SubmissionRules } from './credit-rules.js';
+import { randomUUID } from 'node:crypto';
+import { refusalFor, splitCharge, utcDay, type Balance, type SubmissionRules } from './credit-rules.js';
 import { lockAccount } from './accounts.repository.js';
-import { currentBalance, ensureDailyFree, readBalance, reserveCharge, settleReservation } from './ledger.repository.js';
-import { jobs, results, type Conversation, type Job } from './schema.js';
+import { settleReservation } from './ledger.repository.js';
+import { creditLedger, jobs, results, type Conversation, type Job } from './schema.js';
 
 export interface NewJob {
   accountId: string;
@@ -21,14 +22,47 @@ export interface NewJob {
   id?: string;
 }
 
+/** What a credit decision needs, read in one statement. */
+interface SubmissionState {
+  existingId: string | null;
+  active: number;
+  balance: Balance;
+  /** Whether today's free credits were already written to the ledger. */
+  freeGranted: boolean;
+}
+
+async function readSubmissionState(db: DbOrTx, accountId: string, idempotencyKey: string, day: string, freeDaily: number): Promise<SubmissionState> {
+  const { rows } = await db.execute<{ existing_id: string | null; active: number; paid: number; free_left: number; granted: boolean }>(sql`
+    select
+      (select id from ${jobs} where idempotency_key = ${idempotencyKey}) as existing_id,
+      (select count(*)::int from ${jobs} where account_id = ${accountId} and status in ('queued', 'running')) as active,
+      coalesce(sum(delta) filter (where pocket = 'paid'), 0)::int as paid,
+      coalesce(sum(delta) filter (where pocket = 'free' and free_day = ${day}), 0)::int as free_left,
+      coalesce(bool_or(reason = 'free' and free_day = ${day}), false) as granted
+    from ${creditLedger} where account_id = ${accountId}`);
+  const row = rows[0]!;
+  // Today's free credits count in full until the day's grant is written, on first spend.
+  const freeLeft = row.granted ? row.free_left : row.free_left + freeDaily;
+  return { existingId: row.existing_id, active: row.active, balance: { paid: row.paid, freeLeft }, freeGranted: row.granted };
+}
+
 /**
  * The same decision as {@link createJobWithReservation}, without locking or writing: lets a request be
- * refused before its photos are downloaded. Today's free credits count in full until first used.
+ * refused before its photos are downloaded. Returns the job an earlier delivery of the same event made.
  */
-export async function checkSubmission(db: DbOrTx, accountId: string, price: number, rules: SubmissionRules, now: Date = new Date()): Promise<void> {
-  const [active, balance] = await Promise.all([countActiveJobs(db, accountId), currentBalance(db, accountId, rules.freeDaily, utcDay(now))]);
-  const refusal = refusalFor(price, balance, active, rules);
+export async function checkSubmission(
+  db: DbOrTx,
+  accountId: string,
+  idempotencyKey: string,
+  price: number,
+  rules: SubmissionRules,
+  now: Date = new Date(),
+): Promise<{ existingJobId?: string }> {
+  const state = await readSubmissionState(db, accountId, idempotencyKey, utcDay(now), rules.freeDaily);
+  if (state.existingId) return { existingJobId: state.existingId };
+  const refusal = refusalFor(price, state.balance, state.active, rules);
   if (refusal) throw refusal;
+  return {};
 }
 
 /**
@@ -41,28 +75,35 @@ export async function createJobWithReservation(
   input: NewJob,
   rules: SubmissionRules,
   now: Date = new Date(),
-): Promise<{ job: Job; duplicate: boolean }> {
+): Promise<{ jobId: string; duplicate: boolean }> {
   return db.transaction(async (tx) => {
+    // The lock is its own statement, so the reads after it see every decision committed before it.
     const account = await lockAccount(tx, input.accountId);
     if (!account) throw new Error(`account ${input.accountId} not found`);
-
-    const [existing] = await tx.select().from(jobs).where(eq(jobs.idempotencyKey, input.idempotencyKey));
-    if (existing) return { job: existing, duplicate: true };
-    if (account.bannedAt) throw new AppError('BANNED', 'account is banned');
-
     const day = utcDay(now);
-    await ensureDailyFree(tx, input.accountId, day, rules.freeDaily);
-    const [active, balance] = [await countActiveJobs(tx, input.accountId), await readBalance(tx, input.accountId, day)];
-    const refusal = refusalFor(input.price, balance, active, rules);
+    const state = await readSubmissionState(tx, input.accountId, input.idempotencyKey, day, rules.freeDaily);
+    if (state.existingId) return { jobId: state.existingId, duplicate: true };
+    if (account.bannedAt) throw new AppError('BANNED', 'account is banned');
+    const refusal = refusalFor(input.price, state.balance, state.active, rules);
     if (refusal) throw refusal;
-    const charge = splitCharge(input.price, balance)!;
-
-    const [job] = await tx
-      .insert(jobs)
-      .values({ ...input, status: 'queued', createdAt: now })
-      .returning();
-    await reserveCharge(tx, input.accountId, job!.id, charge, day);
-    return { job: job!, duplicate: false };
+    const charge = splitCharge(input.price, state.balance)!;
+    const jobId = input.id ?? randomUUID();
+    await tx.execute(sql`
+      with free as (
+        insert into ${creditLedger} (account_id, delta, reason, pocket, free_day)
+        select ${input.accountId}, ${rules.freeDaily}, 'free', 'free', ${day}::date where ${!state.freeGranted}
+        on conflict do nothing),
+      job as (
+        insert into ${jobs} (id, account_id, kind, style, subject, status, idempotency_key, conversation, inputs, params, price, parent_job_id, created_at)
+        values (${jobId}, ${input.accountId}, ${input.kind}, ${input.style ?? null}, ${input.subject ?? null}, 'queued', ${input.idempotencyKey},
+                ${JSON.stringify(input.conversation)}::jsonb, ${JSON.stringify(input.inputs)}::jsonb, ${JSON.stringify(input.params)}::jsonb,
+                ${input.price}, ${input.parentJobId ?? null}, ${now.toISOString()}::timestamptz)
+        returning id)
+      insert into ${creditLedger} (account_id, job_id, delta, reason, pocket, free_day)
+      select ${input.accountId}, job.id, v.delta, 'reserve', v.pocket, v.free_day
+      from job, (values (${-charge.free}::int, 'free', ${day}::date), (${-charge.paid}::int, 'paid', null::date)) as v(delta, pocket, free_day)
+      where v.delta <> 0`);
+    return { jobId, duplicate: false };
   });
 }
 
@@ -107,23 +148,26 @@ export interface Usage {
  * Records a job's outputs, marks it succeeded and commits its reservation, atomically.
  * Returns false (and changes nothing) when the job was no longer running: finished by another worker or cancelled.
  */
-export async function completeJob(db: Db, jobId: string, outputs: StoredOutput[], usage: Usage): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const [done] = await tx
-      .update(jobs)
-      .set({ status: 'succeeded', model: usage.model, gpuSeconds: usage.gpuSeconds, costUsd: usage.costUsd.toFixed(6), finishedAt: new Date(), errorCode: null })
-      .where(and(eq(jobs.id, jobId), eq(jobs.status, 'running')))
-      .returning({ id: jobs.id });
-    if (!done) return false;
-    if (outputs.length > 0) {
-      await tx
-        .insert(results)
-        .values(outputs.map((o) => ({ jobId, ...o })))
-        .onConflictDoNothing();
-    }
-    await settleReservation(tx, jobId, 'commit');
-    return true;
-  });
+export async function completeJob(db: DbOrTx, jobId: string, outputs: StoredOutput[], usage: Usage): Promise<boolean> {
+  // One statement: a single round trip, and atomic without an explicit transaction.
+  const rows = outputs.map((o) => ({ variant: o.variant, artifact_key: o.artifactKey, width: o.width, height: o.height, bytes: o.bytes }));
+  const { rows: done } = await db.execute<{ n: number }>(sql`
+    with done as (
+      update ${jobs} set status = 'succeeded', model = ${usage.model}, gpu_seconds = ${usage.gpuSeconds}, cost_usd = ${usage.costUsd.toFixed(6)},
+             finished_at = now(), error_code = null
+      where id = ${jobId} and status = 'running' returning id),
+    stored as (
+      insert into ${results} (job_id, variant, artifact_key, width, height, bytes)
+      select done.id, x.variant, x.artifact_key, x.width, x.height, x.bytes
+      from done, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(variant int, artifact_key text, width int, height int, bytes int)
+      on conflict do nothing),
+    committed as (
+      insert into ${creditLedger} (account_id, job_id, delta, reason, pocket, free_day)
+      select l.account_id, l.job_id, 0, 'commit', l.pocket, l.free_day from ${creditLedger} l, done
+      where l.job_id = done.id and l.reason = 'reserve'
+      on conflict do nothing)
+    select count(*)::int as n from done`);
+  return done[0]!.n === 1;
 }
 
 /**
@@ -167,8 +211,15 @@ export async function recentJobsOf(db: DbOrTx, accountId: string, limit: number)
   return db.select().from(jobs).where(eq(jobs.accountId, accountId)).orderBy(desc(jobs.createdAt)).limit(limit);
 }
 
-export async function markDelivered(db: DbOrTx, jobId: string): Promise<void> {
-  await db.update(jobs).set({ deliveredAt: sql`coalesce(${jobs.deliveredAt}, now())` }).where(eq(jobs.id, jobId));
+/** Records that a job's outcome reached its chat, and which message shows each result, in one statement. */
+export async function markDelivered(db: DbOrTx, jobId: string, resultMessages: Array<{ resultId: string; messageId: string }> = []): Promise<void> {
+  const pairs = JSON.stringify(resultMessages.map((m) => ({ id: m.resultId, message: m.messageId })));
+  await db.execute(sql`
+    with shown as (
+      update ${results} r set platform_message_id = v.message
+      from jsonb_to_recordset(${pairs}::jsonb) as v(id uuid, message text)
+      where r.id = v.id and r.job_id = ${jobId})
+    update ${jobs} set delivered_at = coalesce(delivered_at, now()) where id = ${jobId}`);
 }
 
 /** Mean wall time of the last finished jobs of a kind, for queue estimates; undefined with no history. */

@@ -3,7 +3,8 @@ import { GPU_PRIORITY, GPU_QUEUE, gpuJobData, type GpuJobName } from './job-sche
 
 /** The command layer's view of the `gpu` queue. Enqueueing the same job id twice is a no-op. */
 export interface GpuQueue {
-  enqueue(name: GpuJobName, jobId: string): Promise<void>;
+  /** Adds the job (a no-op when it is already there) and returns its place in line right after. */
+  enqueue(name: GpuJobName, jobId: string): Promise<number>;
   /** 1-based place in line of a waiting job (jobs ahead + 1); 0 once it runs or is gone. */
   position(jobId: string): Promise<number>;
   /** Removes a job that has not started; false when it is running or gone. */
@@ -36,7 +37,12 @@ export function createGpuQueue(options: GpuQueueOptions): GpuQueue & { queue: Qu
   return {
     queue,
     async enqueue(name, jobId) {
-      await queue.add(name, gpuJobData.parse({ jobId }), { jobId, priority: GPU_PRIORITY[name] });
+      const priority = GPU_PRIORITY[name];
+      await queue.add(name, gpuJobData.parse({ jobId }), { jobId, priority });
+      // Just added, so it waits behind everything of its priority or better: count those.
+      if (priority <= GPU_PRIORITY.upscale) return (await queue.getCountsPerPriority([priority]))[String(priority)] ?? 1;
+      const counts = await queue.getJobCounts('wait', 'prioritized');
+      return (counts.wait ?? 0) + (counts.prioritized ?? 0);
     },
     async position(jobId) {
       const job = await queue.getJob(jobId);

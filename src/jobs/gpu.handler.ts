@@ -16,7 +16,11 @@ export interface GpuHandlerDeps {
   styles: StyleCatalog;
   delivery: Pick<DeliveryQueue, 'notify'>;
   logger: Logger;
+  /** Tell the chat "working on it" only for jobs that take longer than this (default 1 s); fast ones just arrive. */
+  progressNoticeAfterMs?: number;
 }
+
+const PROGRESS_NOTICE_AFTER_MS = 1_000;
 
 /** What became of one attempt. Expected outcomes are values; only "try again later" is thrown. */
 export type GpuOutcome = 'succeeded' | 'failed' | 'skipped';
@@ -36,10 +40,10 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
   const logger = deps.logger.child({ jobId });
   const job = await claimJob(deps.db, jobId, deps.backend.name);
   if (!job) return resendOutcomeIfUndelivered(deps, jobId);
-  if (job.attempts === 1) {
-    // Progress is a courtesy: failing to announce it must not fail the work.
-    await deps.delivery.notify({ jobId, event: 'started' }).catch((error: unknown) => logger.warn({ err: error }, 'could not queue the progress notice'));
-  }
+  // Progress is a courtesy: it is sent once per job (the queue drops a repeat) and its failure never fails the work.
+  const progressNotice = setTimeout(() => {
+    deps.delivery.notify({ jobId, event: 'started' }).catch((error: unknown) => logger.warn({ err: error }, 'could not queue the progress notice'));
+  }, deps.progressNoticeAfterMs ?? PROGRESS_NOTICE_AFTER_MS);
 
   let outputs: StoredOutput[];
   let usage: { model: string; gpuSeconds: number; costUsd: number };
@@ -55,7 +59,9 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
       }),
     );
     usage = { model: result.model, gpuSeconds: result.gpuSeconds, costUsd: result.costUsd };
+    clearTimeout(progressNotice);
   } catch (error) {
+    clearTimeout(progressNotice);
     const retryable = isAppError(error) ? error.retryable : !attempt.signal.aborted;
     if (retryable && !attempt.isFinal) {
       logger.warn({ err: error, attempt: job.attempts }, 'gpu attempt failed; will retry');

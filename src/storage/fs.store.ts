@@ -6,6 +6,14 @@ import { ArtifactNotFoundError, assertValidKey, type ArtifactStore } from './art
 /** An {@link ArtifactStore} in a local folder (`DATA_DIR/artifacts`); fine for one machine or a shared volume. */
 export function createFsStore(root: string): ArtifactStore {
   const base = resolve(root);
+  // Folders known to exist: a job writes several files into one, and mkdir is a syscall each time.
+  const made = new Set<string>();
+  const ensureDir = async (dir: string) => {
+    if (made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    made.add(dir);
+    if (made.size > 10_000) made.clear();
+  };
   const pathOf = (key: string) => {
     assertValidKey(key);
     return join(base, key);
@@ -14,10 +22,16 @@ export function createFsStore(root: string): ArtifactStore {
   return {
     async put(key, bytes) {
       const path = pathOf(key);
-      await mkdir(dirname(path), { recursive: true });
+      const dir = dirname(path);
       // Write beside, then rename: readers never see half a file.
       const temp = `${path}.${randomUUID()}.tmp`;
-      await writeFile(temp, bytes);
+      await ensureDir(dir);
+      await writeFile(temp, bytes).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        made.delete(dir); // removed by another process since we made it
+        await ensureDir(dir);
+        await writeFile(temp, bytes);
+      });
       await rename(temp, path);
     },
     async get(key) {
@@ -39,7 +53,9 @@ export function createFsStore(root: string): ArtifactStore {
     },
     async deletePrefix(prefix) {
       const trimmed = prefix.replace(/\/+$/, '');
-      await rm(pathOf(trimmed), { recursive: true, force: true });
+      const path = pathOf(trimmed);
+      await rm(path, { recursive: true, force: true });
+      for (const dir of made) if (dir === path || dir.startsWith(`${path}/`)) made.delete(dir);
     },
   };
 }

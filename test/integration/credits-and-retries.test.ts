@@ -59,7 +59,21 @@ describe('credits and retries', () => {
       ['commit', 0],
     ]);
     expect(outbox.delivered.filter((d) => d.jobId === job!.id && d.kind === 'final')).toHaveLength(1);
-    expect(outbox.delivered.filter((d) => d.jobId === job!.id && d.kind === 'progress')).toHaveLength(1);
+    // Fast jobs just arrive: no "working on it" first.
+    expect(outbox.delivered.filter((d) => d.jobId === job!.id && d.kind === 'progress')).toHaveLength(0);
+  });
+
+  it('a slow job tells the chat it has started, once, before the results', async () => {
+    const outbox = recordingDeliverer();
+    t.app.startGpuWorker(createInstantBackend({ delayMs: 1_500 }));
+    t.app.startDeliveryWorker(new Map([['telegram', outbox.deliverer]]));
+    const reply = await t.app.commands.handle(chatRequest({ photos: [await photo()] }));
+    await outbox.finalFor(reply.job!.id);
+    const kinds = outbox.delivered.filter((d) => d.jobId === reply.job!.id).map((d) => [d.kind, d.reply.text]);
+    expect(kinds).toEqual([
+      ['progress', 'Making your portraits…'],
+      ['final', expect.stringContaining('Here are your portraits')],
+    ]);
   });
 
   it('a backend that always fails: the job fails after its attempts, is refunded, and the user is told', async () => {

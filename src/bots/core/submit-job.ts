@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
-import { checkSubmission, createJobWithReservation, endJobWithRefund, getJobByKey, recentMeanSeconds } from '../../db/jobs.repository.js';
+import { checkSubmission, createJobWithReservation, endJobWithRefund, getJob, recentMeanSeconds } from '../../db/jobs.repository.js';
 import type { Job } from '../../db/schema.js';
 import type { CommandContext } from './context.js';
 import { info } from './reply.js';
@@ -34,16 +34,19 @@ async function meanSeconds(ctx: CommandContext, kind: Job['kind']): Promise<numb
 }
 
 /** The "queued — position N, about M s" answer for a job that is waiting or running. */
-export async function queuedReply(ctx: CommandContext, job: Job, describe: string): Promise<Reply> {
-  const [position, workers, mean] = await Promise.all([ctx.deps.gpuQueue.position(job.id), ctx.deps.gpuQueue.workers(), meanSeconds(ctx, job.kind)]);
+async function queuedReply(ctx: CommandContext, job: Pick<Job, 'id' | 'kind'>, position: number, describe: string): Promise<Reply> {
+  const [workers, mean] = await Promise.all([ctx.deps.gpuQueue.workers(), meanSeconds(ctx, job.kind)]);
   const eta = estimateWaitSeconds(position, workers * ctx.deps.config.gpu.concurrency, mean);
   const where = position > 0 ? `queued — position ${position}` : 'in progress';
   return info(`${describe}: ${where}, about ${formatDuration(eta)}.`, { job: { id: job.id, position, etaSeconds: eta } });
 }
 
-function replyForExisting(ctx: CommandContext, job: Job, describe: string): Promise<Reply> | Reply {
-  if (job.status === 'queued' || job.status === 'running') return queuedReply(ctx, job, describe);
-  if (job.status === 'succeeded') return info('That request is already done; the results were sent above.');
+/** A redelivered event: the first job's status, and nothing new. */
+async function answerExisting(ctx: CommandContext, jobId: string, describe: string): Promise<Reply> {
+  const job = await getJob(ctx.deps.db, jobId);
+  if (job?.status === 'queued') await ctx.deps.gpuQueue.enqueue(job.kind, job.id); // a no-op unless the first enqueue was lost
+  if (job?.status === 'queued' || job?.status === 'running') return queuedReply(ctx, job, await ctx.deps.gpuQueue.position(job.id), describe);
+  if (job?.status === 'succeeded') return info('That request is already done; the results were sent above.');
   return info('That request has already ended.');
 }
 
@@ -54,20 +57,16 @@ function replyForExisting(ctx: CommandContext, job: Job, describe: string): Prom
  */
 export async function submitJob(ctx: CommandContext, spec: JobSpec): Promise<Reply> {
   const { db, store, gpuQueue, config } = ctx.deps;
-  const existing = await getJobByKey(db, spec.idempotencyKey);
-  if (existing) {
-    if (existing.status === 'queued') await gpuQueue.enqueue(existing.kind, existing.id); // no-op unless the first enqueue was lost
-    return replyForExisting(ctx, existing, spec.describe);
-  }
-
   const rules = { freeDaily: config.credits.freeDaily, maxActiveJobs: config.credits.maxActiveJobsPerUser };
-  await checkSubmission(db, ctx.account.id, spec.price, rules, ctx.now); // refuse before downloading anything
+  // Refuse (or recognise a redelivery) before downloading anything.
+  const precheck = await checkSubmission(db, ctx.account.id, spec.idempotencyKey, spec.price, rules, ctx.now);
+  if (precheck.existingJobId) return answerExisting(ctx, precheck.existingJobId, spec.describe);
 
   const jobId = randomUUID();
   const inputs = await spec.prepareInputs(jobId);
   const discardInputs = () => store.deletePrefix(`inputs/${jobId}/`);
 
-  let created: { job: Job; duplicate: boolean };
+  let created: { jobId: string; duplicate: boolean };
   try {
     created = await createJobWithReservation(
       db,
@@ -93,16 +92,17 @@ export async function submitJob(ctx: CommandContext, spec: JobSpec): Promise<Rep
   }
   if (created.duplicate) {
     await discardInputs();
-    return replyForExisting(ctx, created.job, spec.describe);
+    return answerExisting(ctx, created.jobId, spec.describe);
   }
 
+  let position: number;
   try {
-    await gpuQueue.enqueue(spec.kind, created.job.id);
+    position = await gpuQueue.enqueue(spec.kind, jobId);
   } catch (error) {
     // The queue is unreachable: undo the reservation so nothing is charged for a job that cannot run.
-    await endJobWithRefund(db, created.job.id, 'failed', 'SERVICE_UNAVAILABLE');
+    await endJobWithRefund(db, jobId, 'failed', 'SERVICE_UNAVAILABLE');
     throw new AppError('SERVICE_UNAVAILABLE', 'could not enqueue', { retryable: true, cause: error });
   }
-  ctx.logger.info({ jobId: created.job.id, kind: spec.kind, price: spec.price }, 'job queued');
-  return queuedReply(ctx, created.job, spec.describe);
+  ctx.logger.info({ jobId, kind: spec.kind, price: spec.price }, 'job queued');
+  return queuedReply(ctx, { id: jobId, kind: spec.kind }, position, spec.describe);
 }
