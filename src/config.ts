@@ -69,6 +69,7 @@ const schema = z.object({
   MAX_ACTIVE_JOBS_PER_USER: int(1, 2),
   MAX_PHOTO_BYTES: int(1, 20 * 1024 * 1024),
   MAX_PHOTO_PIXELS: int(1, 50_000_000),
+  MARK_OUTPUTS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });
 
 type Env = z.infer<typeof schema>;
@@ -105,6 +106,8 @@ export interface Config {
   adminIds: string[];
   credits: { freeDaily: number; prices: Record<JobKind, number>; maxActiveJobsPerUser: number };
   photos: { maxBytes: number; maxPixels: number };
+  /** Add a small visible "AI" mark to outputs, beside the XMP provenance every output carries. */
+  markOutputs: boolean;
 }
 
 /** Parses the environment into a {@link Config}; throws {@link ConfigError} listing every bad variable. */
@@ -159,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     photos: { maxBytes: e.MAX_PHOTO_BYTES, maxPixels: e.MAX_PHOTO_PIXELS },
+    markOutputs: e.MARK_OUTPUTS,
   };
 }
 
