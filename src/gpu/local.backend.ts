@@ -1,31 +1,80 @@
 import { AppError, isAppError } from '../errors.js';
-import { renderPortraitPreview, resizeToLongEdge, restorePreview, withProvenance } from '../images/index.js';
+import {
+  labelOutput,
+  LOOKS,
+  readJpegXmp,
+  readProvenance,
+  RECONSTRUCTION_NOTE,
+  renderPortraitPreview,
+  restorePreview,
+  upscaleToLongEdge,
+  type Look,
+  type LookName,
+} from '../images/index.js';
 import type { GpuBackend, GpuResult, GpuTask } from './backend.js';
+import type { Style } from './styles.js';
 
 /** The model name the local backend reports for everything it makes. */
 export const LOCAL_MODEL = 'local/preview';
 /** Every local output says, in its metadata, that it is a CPU preview and AI-generated. */
 export const LOCAL_CREDIT = 'Likeness local preview — AI-generated';
 
+/** The local look of each built-in style that has one; other styles render their catalog Grade. */
+const STYLE_LOOKS: Readonly<Record<string, LookName>> = {
+  studio: 'studio',
+  headshot: 'high-key',
+  'high-key': 'high-key',
+  bw: 'classic-bw',
+  'classic-bw': 'classic-bw',
+  sepia: 'sepia-heritage',
+  'sepia-heritage': 'sepia-heritage',
+  heritage: 'sepia-heritage',
+  'vintage-1950s': 'warm-film',
+  'warm-film': 'warm-film',
+  film: 'warm-film',
+  memorial: 'soft-memorial',
+  'soft-memorial': 'soft-memorial',
+};
+
+/** The look the local preview renders for a style. */
+export function localLook(style: Style): Look | Style['grade'] {
+  const name = STYLE_LOOKS[style.id];
+  return name ? LOOKS[name] : style.grade;
+}
+
+export interface LocalBackendOptions {
+  /**
+   * Upscale with the ESRGAN model (tfjs, CPU) when it is expected to finish within `budgetMs`;
+   * false (the default) always uses lanczos3 and an unsharp mask. The model takes ~30 s for a
+   * 1024 x 1280 portrait on one core.
+   */
+  superResolution?: { budgetMs: number } | false;
+}
+
 /**
- * A GpuBackend that needs no GPU and no key: portraits are face-framed, style-graded crops of the
- * reference photos, restorations are denoise/levels/sharpen, upscales are lanczos resizes. Free
- * (costUsd 0); gpuSeconds is the wall time spent. Every image carries provenance XMP. Rejects with
- * the signal's reason once it aborts (checked between steps), and with AppError GPU_REJECTED_INPUT
- * (not retryable) when an input cannot be processed.
+ * A GpuBackend that needs no GPU and no key: portraits are face-framed crops of the reference
+ * photos (headshot, head and shoulders, square, off-centre) in the style's look; restorations are
+ * denoise, auto-levels and gentle sharpening; upscales are ESRGAN (when allowed and fast enough)
+ * or lanczos, exactly to the target. Free (costUsd 0); gpuSeconds is the wall time spent. Every
+ * image carries provenance XMP whose credit says it is a local preview (written without
+ * re-encoding; `labelOutput` on the result keeps that credit). Rejects with the signal's reason
+ * once it aborts, and with AppError GPU_REJECTED_INPUT (not retryable) when an input cannot be
+ * processed.
  */
-export function createLocalBackend(): GpuBackend {
+export function createLocalBackend(options: LocalBackendOptions = {}): GpuBackend {
+  const superResolution = options.superResolution ?? false;
   return {
     name: 'local',
     async run(task: GpuTask, signal: AbortSignal): Promise<GpuResult> {
       const started = performance.now();
       try {
         signal.throwIfAborted();
-        const raw = await render(task);
+        const raw = await render(task, superResolution, signal);
+        const note = noteFor(task);
         const images: Buffer[] = [];
         for (const image of raw) {
           signal.throwIfAborted();
-          images.push(await withProvenance(image, { credit: LOCAL_CREDIT }));
+          images.push(await labelOutput(image, { credit: LOCAL_CREDIT, note, mark: false }));
         }
         signal.throwIfAborted();
         const gpuSeconds = Math.round(performance.now() - started) / 1000;
@@ -38,15 +87,22 @@ export function createLocalBackend(): GpuBackend {
 }
 
 /** Makes the unlabelled pixels for a task. */
-async function render(task: GpuTask): Promise<Buffer[]> {
+async function render(task: GpuTask, superResolution: LocalBackendOptions['superResolution'] & {}, signal: AbortSignal): Promise<Buffer[]> {
   switch (task.kind) {
     case 'portrait':
-      return renderPortraitPreview(task.photos, { grade: task.style.grade, variants: task.variants, seed: task.seed });
+      return renderPortraitPreview(task.photos, { grade: localLook(task.style), variants: task.variants, seed: task.seed });
     case 'restore':
       return [await restorePreview(task.photo, { colorize: task.colorize })];
     case 'upscale':
-      return [await resizeToLongEdge(task.image, task.targetLongEdge)];
+      return [(await upscaleToLongEdge(task.image, task.targetLongEdge, { superResolution, signal })).bytes];
   }
+}
+
+/** Restorations and memorial portraits say they are reconstructions; an upscale keeps what its source said. */
+function noteFor(task: GpuTask): string | undefined {
+  if (task.kind === 'restore' || (task.kind === 'portrait' && task.subject === 'memorial')) return RECONSTRUCTION_NOTE;
+  if (task.kind === 'upscale') return readProvenance(readJpegXmp(task.image)).note;
+  return undefined;
 }
 
 /** Keeps the port's GPU_* errors as they are; anything else means the input could not be processed. */

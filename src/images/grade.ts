@@ -28,8 +28,11 @@ export interface GradeOps {
   blurSigma?: number;
 }
 
-/** Translates a Grade into sharp operations (the vignette is drawn separately). */
-export function gradeOps(grade: Grade): GradeOps {
+/**
+ * Translates a Grade into sharp operations (the vignette is drawn separately). `fade` (0..1) lifts
+ * the blacks towards grey after the tone change: y = (1 - fade) * x + 255 * fade.
+ */
+export function gradeOps(grade: Grade, fade = 0): GradeOps {
   const ops: GradeOps = {};
   const base = grade.greyscale ? LUMA : IDENTITY;
   const [r, g, b] = grade.tint;
@@ -41,6 +44,10 @@ export function gradeOps(grade: Grade): GradeOps {
     // Contrast pivots on mid-grey, then brightness scales: brightness * (contrast * (x - 128) + 128).
     ops.linear = { a: grade.brightness * grade.contrast, b: grade.brightness * 128 * (1 - grade.contrast) };
   }
+  if (fade > 0) {
+    const { a, b } = ops.linear ?? { a: 1, b: 0 };
+    ops.linear = { a: (1 - fade) * a, b: (1 - fade) * b + 255 * fade };
+  }
   if (grade.blur >= MIN_BLUR_SIGMA) ops.blurSigma = grade.blur;
   return ops;
 }
@@ -49,8 +56,8 @@ export function gradeOps(grade: Grade): GradeOps {
  * Adds a Grade's colour, tone and blur to a pipeline. sharp applies these in its own fixed order
  * (blur, recomb, modulate, linear), which is the order this grade is designed for.
  */
-export function applyGrade(pipeline: Sharp, grade: Grade): Sharp {
-  const ops = gradeOps(grade);
+export function applyGrade(pipeline: Sharp, grade: Grade, fade = 0): Sharp {
+  const ops = gradeOps(grade, fade);
   if (ops.blurSigma !== undefined) pipeline = pipeline.blur(ops.blurSigma);
   if (ops.recomb) pipeline = pipeline.recomb(ops.recomb);
   if (ops.saturation !== undefined) pipeline = pipeline.modulate({ saturation: ops.saturation });

@@ -1,11 +1,27 @@
 /**
- * Images: decode, validate, normalize, preview-render, resize and label. The only part of Likeness
- * that imports sharp (see ./sharp.ts for the process-wide decoder allow-list and thread settings).
+ * Images: decode, validate, normalize, face check, preview-render, upscale, label and encode-to-fit.
+ * The only part of Likeness that imports sharp (see ./sharp.ts for the process-wide decoder
+ * allow-list and thread settings) and that runs models in process (./tf-runtime.ts).
  */
 export { inspectPhoto, type PhotoFormat, type PhotoLimits } from './inspect-photo.js';
-export { normalizePhoto } from './normalize-photo.js';
-export { renderPortraitPreview } from './portrait-preview.js';
+export { normalizePhoto, NORMALIZED_MAX_EDGE, type EncodedImage } from './normalize-photo.js';
+export { detectFaces, warmUpFaceDetector, type FaceBox, type FacePoint } from './face-detector.js';
+export { renderPortraitPreview, type PortraitPreviewOptions } from './portrait-preview.js';
+export { LOOKS, lookFromGrade, type Look, type LookName } from './looks.js';
 export { restorePreview } from './restore-preview.js';
 export { resizeToLongEdge } from './resize.js';
-export { readXmp, withProvenance } from './provenance.js';
+export { upscaleToLongEdge, type UpscaleMethod, type UpscaleOptions, type Upscaled } from './upscale.js';
+export {
+  buildProvenanceXmp,
+  labelOutput,
+  LIKENESS_CREDIT,
+  readProvenance,
+  readXmp,
+  RECONSTRUCTION_NOTE,
+  TRAINED_ALGORITHMIC_MEDIA,
+  withProvenance,
+  type LabelOptions,
+} from './provenance.js';
+export { readJpegXmp } from './jpeg-segments.js';
+export { encodeToFit, fitWidthPlusHeight, PLATFORM_RULES, type EncodeToFitOptions, type FitRule, type FittedImage, type TooLarge } from './encode-to-fit.js';
 export { imageInfo } from './image-info.js';

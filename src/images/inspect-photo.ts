@@ -1,5 +1,7 @@
+import type { Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import { toDecodeError } from './decode-error.js';
+import { decodeHeic } from './heic.js';
 import { decodeOptions, sharp } from './sharp.js';
 
 /** What an uploaded photo may weigh: encoded bytes and decoded pixels (width x height). */
@@ -9,7 +11,7 @@ export interface PhotoLimits {
 }
 
 /** The photo formats we accept, as recognised from the bytes themselves. */
-export type PhotoFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif';
+export type PhotoFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif' | 'heic';
 
 /** A photo's format and displayed (EXIF-oriented) size. */
 export interface PhotoHeader {
@@ -46,7 +48,10 @@ export async function readPhotoHeader(bytes: Buffer, limits: PhotoLimits): Promi
   return { format, width, height };
 }
 
-/** Maps libvips' loader name to a PhotoFormat; HEIF is accepted only when it is AV1 (AVIF), not HEVC (HEIC). */
+/**
+ * Maps libvips' loader name to a PhotoFormat. HEIF is accepted as AVIF (AV1, decoded by libvips) or
+ * HEIC (HEVC, as phones write it: libvips reads its header, `heic-decode` its pixels).
+ */
 function photoFormatOf(format: string, compression: string | undefined): PhotoFormat {
   switch (format) {
     case 'jpeg':
@@ -56,6 +61,7 @@ function photoFormatOf(format: string, compression: string | undefined): PhotoFo
       return format;
     case 'heif':
       if (compression === 'av1') return 'avif';
+      if (compression === 'hevc') return 'heic';
       break;
   }
   throw new AppError('UNSUPPORTED_FORMAT', `Unsupported image format: ${format}${compression ? ` (${compression})` : ''}`, {
@@ -71,6 +77,10 @@ function photoFormatOf(format: string, compression: string | undefined): PhotoFo
  */
 export async function inspectPhoto(bytes: Buffer, limits: PhotoLimits): Promise<PhotoHeader> {
   const header = await readPhotoHeader(bytes, limits);
+  if (header.format === 'heic') {
+    await decodeHeic(bytes, limits.maxPixels);
+    return header;
+  }
   // Decoding to a thumbnail reads every byte of image data (truncation fails) while letting
   // JPEG and WebP decode at reduced scale, which is far cheaper than a full-size decode.
   await sharp(bytes, decodeOptions(limits.maxPixels))
@@ -81,4 +91,15 @@ export async function inspectPhoto(bytes: Buffer, limits: PhotoLimits): Promise<
       throw toDecodeError(error);
     });
   return header;
+}
+
+/**
+ * A sharp pipeline over a photo whose header has been checked: libvips decodes every format but
+ * HEIC, which is decoded to raw pixels first (see heic.ts). Decoding errors surface when the
+ * pipeline runs; pass them through `toDecodeError`.
+ */
+export async function openPhoto(bytes: Buffer, header: PhotoHeader, maxPixels: number): Promise<Sharp> {
+  if (header.format !== 'heic') return sharp(bytes, decodeOptions(maxPixels));
+  const raw = await decodeHeic(bytes, maxPixels);
+  return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
 }

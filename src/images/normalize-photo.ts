@@ -1,6 +1,6 @@
 import { toDecodeError } from './decode-error.js';
-import { readPhotoHeader, type PhotoLimits } from './inspect-photo.js';
-import { decodeOptions, jpegOutput, sharp } from './sharp.js';
+import { openPhoto, readPhotoHeader, type PhotoLimits } from './inspect-photo.js';
+import { jpegOutput } from './sharp.js';
 
 /** Normalized photos fit inside this square; smaller photos are never enlarged. */
 export const NORMALIZED_MAX_EDGE = 2048;
@@ -15,15 +15,17 @@ export interface EncodedImage {
 /**
  * Makes an uploaded photo safe to store and uniform to process: checks it like `inspectPhoto`,
  * then turns it upright by its EXIF orientation, converts it to sRGB, drops every piece of
- * metadata (EXIF, GPS, XMP, IPTC, ICC), keeps only the first frame, flattens transparency onto
- * white, fits it inside 2048 x 2048 without enlarging, and encodes a JPEG at quality 90.
+ * metadata (EXIF, GPS, XMP, IPTC, ICC), keeps only the first frame (GIF), flattens transparency
+ * onto white, fits it inside 2048 x 2048 without enlarging, and encodes a JPEG at quality 90.
+ * HEIC is decoded by libheif's wasm build (colours are taken as sRGB: its ICC profile is not read).
  * Throws the same AppErrors as `inspectPhoto`.
  */
 export async function normalizePhoto(bytes: Buffer, limits: PhotoLimits): Promise<EncodedImage> {
-  await readPhotoHeader(bytes, limits);
+  const header = await readPhotoHeader(bytes, limits);
   // sharp writes no metadata unless asked and converts to sRGB by default; this one decode also
   // proves the photo is intact, so there is no separate full-decode check here.
-  const { data, info } = await sharp(bytes, decodeOptions(limits.maxPixels))
+  const photo = await openPhoto(bytes, header, limits.maxPixels);
+  const { data, info } = await photo
     .resize(NORMALIZED_MAX_EDGE, NORMALIZED_MAX_EDGE, { fit: 'inside', withoutEnlargement: true })
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')

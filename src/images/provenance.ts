@@ -1,8 +1,16 @@
 import { toDecodeError } from './decode-error.js';
+import { isJpeg, readJpegXmp, withJpegXmp } from './jpeg-segments.js';
 import { decodeOptions, jpegOutput, sharp, uprightSize } from './sharp.js';
+import { visibleMark } from './visible-mark.js';
 
 /** IPTC's term for media made by a trained model (what every Likeness output is). */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
+/** The credit line every output carries unless a backend wrote a more specific one. */
+export const LIKENESS_CREDIT = 'Made with Likeness — AI-generated';
+/** Said of every restored photo and memorial portrait, in the metadata as in the message. */
+export const RECONSTRUCTION_NOTE = 'AI reconstruction — not an original photograph';
+/** What the visible mark says when there is no note. */
+const DEFAULT_MARK = 'AI-generated · Likeness';
 
 /** What the provenance label says besides "AI-generated". */
 export interface ProvenanceOptions {
@@ -41,6 +49,24 @@ export function buildProvenanceXmp(opts: ProvenanceOptions): string {
 <?xpacket end="w"?>`;
 }
 
+/** Undoes xmlText's escaping (for reading back a packet this module wrote). */
+function unXml(text: string): string {
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
+}
+
+/** The credit and note of a provenance packet this module wrote, if `xmp` is one. */
+export function readProvenance(xmp: string | undefined): Partial<ProvenanceOptions> {
+  if (!xmp?.includes(`Iptc4xmpExt:DigitalSourceType="${TRAINED_ALGORITHMIC_MEDIA}"`)) return {};
+  const credit = /photoshop:Credit="([^"]*)"/.exec(xmp)?.[1];
+  const note = /<dc:description><rdf:Alt><rdf:li xml:lang="x-default">([^<]*)<\/rdf:li>/.exec(xmp)?.[1];
+  return { credit: credit === undefined ? undefined : unXml(credit), note: note === undefined ? undefined : unXml(note) };
+}
+
 /** Escapes text for XML content and attributes, dropping characters XML 1.0 forbids. */
 function xmlText(text: string): string {
   return text
@@ -66,6 +92,53 @@ export async function withProvenance(image: Buffer, opts: ProvenanceOptions): Pr
     .withXmp(buildProvenanceXmp(opts))
     .jpeg(jpegOutput(width * height))
     .toBuffer();
+}
+
+/** How to label one output. */
+export interface LabelOptions {
+  /** Said in the XMP description and, with `mark`, on the picture: e.g. "AI reconstruction — not an original photograph". */
+  note?: string;
+  /** Also draw a small visible label in the bottom-left corner (MARK_OUTPUTS=1). Costs a re-encode. */
+  mark: boolean;
+  /** The credit line; by default the one a backend already wrote into this image, else {@link LIKENESS_CREDIT}. */
+  credit?: string;
+}
+
+/**
+ * Labels one output of any backend as AI-generated: XMP with IPTC DigitalSourceType
+ * trainedAlgorithmicMedia and a credit line naming Likeness, plus the note when given. For a JPEG
+ * without `mark`, the XMP segment is written into the bytes and the pixels are not re-encoded
+ * (milliseconds, even for 8K); any earlier XMP packet is replaced, so labelling twice is harmless,
+ * and a credit and note written earlier (e.g. the local backend's "local preview") are kept unless
+ * new ones are given. Other formats, and `mark`, re-encode once as an sRGB JPEG at quality 90.
+ * Throws AppError for bytes that are not a readable image.
+ */
+export async function labelOutput(image: Buffer, opts: LabelOptions): Promise<Buffer> {
+  const earlier = readProvenance(isJpeg(image) ? readJpegXmp(image) : undefined);
+  const note = opts.note ?? earlier.note;
+  const xmp = buildProvenanceXmp({ credit: opts.credit ?? earlier.credit ?? LIKENESS_CREDIT, note });
+  if (!opts.mark && isJpeg(image)) {
+    try {
+      return withJpegXmp(image, xmp);
+    } catch {
+      // A JPEG whose header we cannot walk: let libvips re-encode it below.
+    }
+  }
+  const { width, height } = await uprightSize(image).catch((error: unknown) => {
+    throw toDecodeError(error);
+  });
+  let pipeline = sharp(image, decodeOptions()).flatten({ background: '#ffffff' }).toColourspace('srgb');
+  const mark = opts.mark ? visibleMark(note ?? DEFAULT_MARK, width, height) : undefined;
+  if (mark) {
+    pipeline = pipeline.composite([{ input: mark.data, raw: { width: mark.width, height: mark.height, channels: mark.channels }, left: mark.left, top: mark.top }]);
+  }
+  const encoded = await pipeline
+    .jpeg(jpegOutput(width * height))
+    .toBuffer()
+    .catch((error: unknown) => {
+      throw toDecodeError(error);
+    });
+  return withJpegXmp(encoded, xmp);
 }
 
 /** Reads an image's XMP packet as text, or undefined when it has none. Throws AppError for unreadable bytes. */

@@ -7,19 +7,27 @@ import type { GpuTask } from '../../src/gpu/backend.js';
 import { createLocalBackend } from '../../src/gpu/local.backend.js';
 import { createStyleCatalog, type Grade } from '../../src/gpu/styles.js';
 import {
+  detectFaces,
+  encodeToFit,
   imageInfo,
   inspectPhoto,
+  labelOutput,
+  LOOKS,
   normalizePhoto,
+  PLATFORM_RULES,
   readXmp,
   renderPortraitPreview,
   resizeToLongEdge,
   restorePreview,
+  upscaleToLongEdge,
   withProvenance,
   type PhotoLimits,
 } from '../../src/images/index.js';
+import { superResolve } from '../../src/images/super-resolution.js';
 
 const LIMITS: PhotoLimits = { maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000 };
 const astronaut = readFileSync(new URL('../../samples/astronaut.jpg', import.meta.url));
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
 const TRAINED = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
 
 const NEUTRAL: Grade = { saturation: 1, brightness: 1, contrast: 1, tint: [1, 1, 1], greyscale: false, blur: 0, vignette: 0 };
@@ -87,6 +95,15 @@ describe('inspectPhoto', () => {
     expect(info.height).toBe(info.width); // a GIF reports its first frame, not the strip
   });
 
+  it('accepts HEIC from a phone (HEVC, decoded by libheif wasm), recognised by content', async () => {
+    expect(await inspectPhoto(fixture('astronaut.heic'), LIMITS)).toEqual({ format: 'heic', width: 320, height: 320 });
+  });
+
+  it('refuses a truncated HEIC as corrupt', async () => {
+    const heic = fixture('astronaut.heic');
+    expect(await codeOf(inspectPhoto(heic.subarray(0, heic.length - 4000), LIMITS))).toBe('CORRUPT_IMAGE');
+  });
+
   it('refuses an empty file', async () => {
     expect(await codeOf(inspectPhoto(Buffer.alloc(0), LIMITS))).toBe('FILE_EMPTY');
   });
@@ -150,6 +167,18 @@ describe('normalizePhoto', () => {
     const top = await channelMeans(await sharp(out.bytes).extract({ left: 0, top: 0, width: 100, height: 100 }).png().toBuffer());
     expect(top[0]).toBeGreaterThan(200);
     expect(top[2]).toBeLessThan(60);
+    // Nothing of the camera's metadata survives anywhere in the bytes: no EXIF or XMP segment, no artist.
+    expect(out.bytes.includes(Buffer.from('Exif\0\0'))).toBe(false);
+    expect(out.bytes.includes(Buffer.from('ns.adobe.com/xap'))).toBe(false);
+    expect(out.bytes.includes(Buffer.from('Someone'))).toBe(false);
+  });
+
+  it('decodes a HEIC photo into a plain sRGB JPEG', async () => {
+    const out = await normalizePhoto(fixture('astronaut.heic'), LIMITS);
+    expect(await sharp(out.bytes).metadata()).toMatchObject({ format: 'jpeg', width: 320, height: 320, space: 'srgb', channels: 3 });
+    const [r, g, b] = await channelMeans(out.bytes);
+    expect(r! - b!).toBeGreaterThan(10); // the orange suit and warm backdrop came through in colour
+    expect(g).toBeGreaterThan(50);
   });
 
   it('fits a large photo inside 2048 px and never enlarges a small one', async () => {
@@ -178,12 +207,16 @@ describe('normalizePhoto', () => {
 });
 
 describe('renderPortraitPreview', () => {
-  it('renders four distinct 1024x1280 variants', async () => {
+  it('renders four distinct variants: three 4:5 (1024x1280) and a square', async () => {
     const variants = await renderPortraitPreview([astronaut], { grade: STUDIO, variants: 4, seed: 7 });
     expect(variants).toHaveLength(4);
-    for (const variant of variants) {
-      expect(await imageInfo(variant)).toMatchObject({ width: 1024, height: 1280, format: 'jpeg' });
-    }
+    const sizes = await Promise.all(variants.map(async (v) => (await imageInfo(v)) as { width: number; height: number; format: string }));
+    expect(sizes.map((i) => [i.format, i.width, i.height])).toEqual([
+      ['jpeg', 1024, 1280],
+      ['jpeg', 1024, 1280],
+      ['jpeg', 1024, 1024],
+      ['jpeg', 1024, 1280],
+    ]);
     const means = await Promise.all(variants.map(channelMeans));
     for (let i = 0; i < variants.length; i++) {
       for (let j = i + 1; j < variants.length; j++) {
@@ -233,6 +266,84 @@ describe('renderPortraitPreview', () => {
   });
 });
 
+describe('face-framed portraits', () => {
+  it('frames the face: the headshot has the eyes near the upper third, and the face is centred', async () => {
+    const photo = await normalizePhoto(fixture('face-single.jpg'), LIMITS);
+    const [headshot, , square] = await renderPortraitPreview([photo.bytes], { grade: LOOKS.studio, variants: 3, seed: 11 });
+    for (const [image, height] of [[headshot!, 1280], [square!, 1024]] as const) {
+      const [face] = await detectFaces(image);
+      expect(face?.eyes).toBeDefined();
+      const eyeY = (face!.eyes!.left.y + face!.eyes!.right.y) / 2;
+      const centreX = face!.left + face!.width / 2;
+      expect(eyeY / height).toBeGreaterThan(height === 1280 ? 0.26 : 0.3);
+      expect(eyeY / height).toBeLessThan(height === 1280 ? 0.42 : 0.46);
+      expect(Math.abs(centreX / 1024 - 0.5)).toBeLessThan(0.12);
+      // The face fills a good part of the frame: a portrait, not a wide shot.
+      expect(face!.height / height).toBeGreaterThan(0.25);
+    }
+  });
+
+  it('frames the largest face of a group', async () => {
+    const group = await normalizePhoto(fixture('faces-group.jpg'), LIMITS);
+    const faces = await detectFaces(group.bytes);
+    expect(faces.length).toBe(3);
+    const [headshot] = await renderPortraitPreview([group.bytes], { grade: LOOKS.studio, variants: 1, seed: 1 });
+    const [framed] = await detectFaces(headshot!);
+    // Scaled into the 1024 px frame, the largest face is the one in the middle of the picture.
+    expect(framed!.left + framed!.width / 2).toBeGreaterThan(1024 * 0.35);
+    expect(framed!.left + framed!.width / 2).toBeLessThan(1024 * 0.65);
+  });
+
+  it('gives every look its own grade', async () => {
+    const photo = await normalizePhoto(fixture('face-single.jpg'), LIMITS);
+    const names = ['studio', 'classic-bw', 'sepia-heritage', 'warm-film', 'high-key', 'soft-memorial'] as const;
+    const renders = await Promise.all(names.map((name) => renderPortraitPreview([photo.bytes], { grade: LOOKS[name], variants: 1, seed: 2, width: 256, height: 320 })));
+    const stats = await Promise.all(renders.map(async ([image]) => sharp(image!).stats()));
+    const byName = Object.fromEntries(names.map((name, i) => [name, stats[i]!]));
+    const mean = (name: (typeof names)[number], channel: number) => byName[name]!.channels[channel]!.mean;
+    // Black and white is neutral; sepia is warm monochrome; high-key is the brightest.
+    expect(Math.abs(mean('classic-bw', 0) - mean('classic-bw', 2))).toBeLessThan(2);
+    expect(mean('sepia-heritage', 0) - mean('sepia-heritage', 2)).toBeGreaterThan(20);
+    for (const name of names.filter((n) => n !== 'high-key')) expect(mean('high-key', 1)).toBeGreaterThan(mean(name, 1));
+    expect(mean('warm-film', 0) - mean('warm-film', 2)).toBeGreaterThan(mean('studio', 0) - mean('studio', 2));
+    // No two looks render the same picture.
+    const signatures = stats.map((st) => st.channels.map((c) => Math.round(c.mean)).join(','));
+    expect(new Set(signatures).size).toBe(names.length);
+  });
+});
+
+describe('face detection', () => {
+  it('finds the face in real portraits, several in a group, and in a HEIC from a phone', async () => {
+    expect(await detectFaces(astronaut)).toHaveLength(1);
+    expect(await detectFaces(fixture('face-single.jpg'))).toHaveLength(1);
+    const group = await detectFaces(fixture('faces-group.jpg'));
+    expect(group).toHaveLength(3);
+    expect(group[0]!.width * group[0]!.height).toBeGreaterThanOrEqual(group[1]!.width * group[1]!.height);
+    const heic = await normalizePhoto(fixture('astronaut.heic'), LIMITS);
+    expect(await detectFaces(heic.bytes)).toHaveLength(1);
+  });
+
+  it('finds no face in photos without one', async () => {
+    const gradient = await sharp({ create: { width: 400, height: 500, channels: 3, background: '#6a8caf' } }).jpeg().toBuffer();
+    for (const image of [fixture('no-face-fruits.jpg'), fixture('no-face-building.jpg'), gradient]) {
+      expect(await detectFaces(image)).toEqual([]);
+    }
+  });
+
+  it("reports boxes in the upright photo's pixels, eyes inside the box", async () => {
+    const [face] = await detectFaces(astronaut);
+    expect(face!.score).toBeGreaterThan(0.7);
+    expect(face!.left).toBeGreaterThan(100);
+    expect(face!.left + face!.width).toBeLessThan(350);
+    for (const eye of [face!.eyes!.left, face!.eyes!.right]) {
+      expect(eye.x).toBeGreaterThan(face!.left);
+      expect(eye.x).toBeLessThan(face!.left + face!.width);
+      expect(eye.y).toBeGreaterThan(face!.top);
+      expect(eye.y).toBeLessThan(face!.top + face!.height / 2);
+    }
+  });
+});
+
 describe('restorePreview', () => {
   it('returns a same-size sRGB JPEG, toned warm when colorizing a greyscale scan', async () => {
     const scan = await sharp(astronaut).toColourspace('b-w').jpeg().toBuffer();
@@ -244,6 +355,29 @@ describe('restorePreview', () => {
     }
     const [r, , b] = await channelMeans(toned);
     expect(r! - b!).toBeGreaterThan(10);
+  });
+});
+
+describe('upscaleToLongEdge', () => {
+  it('uses the ESRGAN model when it fits the budget, and lanczos when it would not', async () => {
+    const small = await sharp(astronaut).resize(96, 96).jpeg().toBuffer();
+    const model = await upscaleToLongEdge(small, 512, { superResolution: { budgetMs: 60_000 } });
+    expect(model).toMatchObject({ method: 'esrgan', width: 512, height: 512 });
+    const fallback = await upscaleToLongEdge(small, 512, { superResolution: { budgetMs: 0 } });
+    expect(fallback).toMatchObject({ method: 'lanczos', width: 512, height: 512 });
+    const plain = await upscaleToLongEdge(small, 300, { superResolution: false });
+    expect(plain).toMatchObject({ method: 'lanczos', width: 300, height: 300 });
+  });
+
+  it('super-resolves 4x in tiles without seams, close to the original', async () => {
+    // 200 x 150 crosses tile boundaries (128 px) both ways.
+    const original = await sharp(astronaut).resize(800, 600, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
+    const small = await sharp(original.data, { raw: original.info }).resize(200, 150, { kernel: 'lanczos3' }).png().toBuffer();
+    const enlarged = await superResolve(small, { budgetMs: 60_000 });
+    expect(enlarged).toMatchObject({ width: 800, height: 600, channels: 3 });
+    let error = 0;
+    for (let i = 0; i < enlarged!.data.length; i++) error += Math.abs(enlarged!.data[i]! - original.data[i]!);
+    expect(error / enlarged!.data.length).toBeLessThan(12); // mean absolute error per channel, 0..255
   });
 });
 
@@ -282,6 +416,94 @@ describe('provenance', () => {
   it('reads no XMP from an unlabelled image', async () => {
     expect(await readXmp(astronaut)).toBeUndefined();
   });
+
+  it('labelOutput writes the XMP into a JPEG without re-encoding its pixels', async () => {
+    const labelled = await labelOutput(astronaut, { mark: false });
+    const xmp = await readXmp(labelled);
+    expect(xmp).toContain(`Iptc4xmpExt:DigitalSourceType="${TRAINED}"`);
+    expect(xmp).toContain('photoshop:Credit="Made with Likeness — AI-generated"');
+    // The compressed image data is the original's, byte for byte: only a header segment was added.
+    const scan = (jpeg: Buffer) => jpeg.subarray(jpeg.indexOf(Buffer.from([0xff, 0xda])));
+    expect(scan(labelled).equals(scan(astronaut))).toBe(true);
+    expect(labelled.length - astronaut.length).toBe(Buffer.byteLength(xmp!) + 4 + 29);
+  });
+
+  it('labelOutput replaces an earlier label, keeping its credit unless told otherwise', async () => {
+    const local = await labelOutput(astronaut, { mark: false, credit: 'Likeness local preview — AI-generated' });
+    const relabelled = await labelOutput(local, { mark: false, note: 'AI reconstruction — not an original photograph' });
+    const xmp = (await readXmp(relabelled))!;
+    expect(xmp.match(/DigitalSourceType/g)).toHaveLength(1);
+    expect(xmp).toContain('photoshop:Credit="Likeness local preview — AI-generated"');
+    expect(xmp).toContain('AI reconstruction — not an original photograph');
+    expect(await readXmp(await labelOutput(relabelled, { mark: false, credit: 'Other' }))).toContain('photoshop:Credit="Other"');
+  });
+
+  it('labelOutput with mark draws a small visible label in the bottom-left corner, and converts other formats', async () => {
+    const png = await sharp(astronaut).png().toBuffer();
+    const marked = await labelOutput(png, { mark: true, note: 'AI reconstruction — not an original photograph' });
+    expect(await imageInfo(marked)).toMatchObject({ format: 'jpeg', width: 512, height: 512 });
+    expect(await readXmp(marked)).toContain(TRAINED);
+    const region = (image: Buffer, top: number) => sharp(image).extract({ left: 10, top, width: 200, height: 14 }).raw().toBuffer();
+    const [before, after] = await Promise.all([region(astronaut, 488), region(marked, 488)]);
+    let changed = 0;
+    for (let i = 0; i < before.length; i++) if (Math.abs(before[i]! - after[i]!) > 40) changed++;
+    expect(changed / before.length).toBeGreaterThan(0.2);
+    // The rest of the picture is untouched (apart from JPEG noise).
+    const [top0, top1] = await Promise.all([channelMeans(await sharp(astronaut).extract({ left: 0, top: 0, width: 512, height: 400 }).png().toBuffer()), channelMeans(await sharp(marked).extract({ left: 0, top: 0, width: 512, height: 400 }).png().toBuffer())]);
+    expect(Math.abs(top0[0]! - top1[0]!)).toBeLessThan(1);
+  });
+});
+
+describe('encodeToFit', () => {
+  /** A detailed 7680 x 6144 JPEG (~29 MB at q95): a noisy group photo, tiled. */
+  async function eightK(): Promise<Buffer> {
+    const grain = await sharp({ create: { width: 960, height: 768, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 6 } } }).png().toBuffer();
+    const tile = await sharp(fixture('faces-group.jpg')).resize(960, 768, { fit: 'cover' }).composite([{ input: grain, blend: 'soft-light' }]).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const image = await sharp({ create: { width: 7680, height: 6144, channels: 3, background: '#000' } })
+      .composite([{ input: tile.data, raw: tile.info, tile: true }])
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    return labelOutput(image, { mark: false });
+  }
+
+  it("fits an 8K image under Discord's 10 MiB and Telegram's limits, in few encodes, keeping the provenance", async () => {
+    const big = await eightK();
+    expect(big.length).toBeGreaterThan(PLATFORM_RULES.discordAttachment.maxBytes);
+
+    const discord = await encodeToFit(big, PLATFORM_RULES.discordAttachment);
+    if (discord.tooLarge) throw new Error('expected a fit');
+    expect(discord.bytes.length).toBeLessThanOrEqual(10 * 1024 * 1024);
+    expect(discord.bytes.length).toBeGreaterThan(0.8 * 10 * 1024 * 1024); // the best quality, not just any
+    expect(discord).toMatchObject({ width: 7680, height: 6144 });
+    expect(discord.quality).toBeGreaterThanOrEqual(40);
+    expect(discord.encodes).toBeLessThanOrEqual(3);
+    expect(await readXmp(discord.bytes)).toContain(TRAINED);
+    expect(await imageInfo(discord.bytes)).toMatchObject({ width: 7680, height: 6144, format: 'jpeg' });
+
+    const document = await encodeToFit(big, PLATFORM_RULES.telegramDocument);
+    // A document may be 50 MB: the 8K file goes as it is (deep-comparing 24 MB buffers is slow, so compare identity).
+    expect(document).toMatchObject({ tooLarge: false, quality: 'original' });
+    expect(!document.tooLarge && document.bytes === big).toBe(true);
+
+    const photo = await encodeToFit(big, PLATFORM_RULES.telegramPhoto);
+    if (photo.tooLarge) throw new Error('expected a fit');
+    expect(photo.width + photo.height).toBeLessThanOrEqual(10_000);
+    expect(photo.bytes.length).toBeLessThanOrEqual(10_000_000);
+    expect(await readXmp(photo.bytes)).toContain(TRAINED);
+  }, 60_000);
+
+  it('says "send a link instead" when nothing fits', async () => {
+    const noise = await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+    expect(await encodeToFit(noise, { maxBytes: 20_000 })).toMatchObject({ tooLarge: true, advice: 'send-link' });
+  });
+
+  it('finds the best quality for a small image by bisection', async () => {
+    const fit = await encodeToFit(await sharp(astronaut).png().toBuffer(), { maxBytes: 40_000 });
+    if (fit.tooLarge) throw new Error('expected a fit');
+    expect(fit.bytes.length).toBeLessThanOrEqual(40_000);
+    const oneBetter = await sharp(astronaut).jpeg({ quality: (fit.quality as number) + 1, mozjpeg: false, optimiseCoding: false }).toBuffer();
+    expect(oneBetter.length).toBeGreaterThan(40_000);
+  });
 });
 
 describe('local backend', () => {
@@ -296,8 +518,8 @@ describe('local backend', () => {
     expect(result.gpuSeconds).toBeGreaterThan(0);
     expect(Number.isInteger(result.gpuSeconds * 1000)).toBe(true);
     expect(result.images).toHaveLength(4);
-    for (const image of result.images) {
-      expect(await imageInfo(image)).toMatchObject({ width: 1024, height: 1280, format: 'jpeg' });
+    for (const [i, image] of result.images.entries()) {
+      expect(await imageInfo(image)).toMatchObject({ width: 1024, height: i === 2 ? 1024 : 1280, format: 'jpeg' });
       const xmp = await readXmp(image);
       expect(xmp).toContain(TRAINED);
       expect(xmp).toContain('Likeness local preview — AI-generated');
@@ -310,10 +532,22 @@ describe('local backend', () => {
     expect(restored.images).toHaveLength(1);
     expect(await imageInfo(restored.images[0]!)).toMatchObject({ width: 512, height: 512, format: 'jpeg' });
     expect(await readXmp(restored.images[0]!)).toContain(TRAINED);
+    expect(await readXmp(restored.images[0]!)).toContain('AI reconstruction — not an original photograph');
 
     const upscaled = await backend.run({ kind: 'upscale', image: restored.images[0]!, targetLongEdge: 3000 }, signal);
     expect(await imageInfo(upscaled.images[0]!)).toMatchObject({ width: 3000, height: 3000, format: 'jpeg' });
-    expect(await readXmp(upscaled.images[0]!)).toContain('Likeness local preview');
+    const xmp = await readXmp(upscaled.images[0]!);
+    expect(xmp).toContain('Likeness local preview');
+    // An upscale of a restoration still says what it is.
+    expect(xmp).toContain('AI reconstruction — not an original photograph');
+  });
+
+  it('upscales with the super-resolution model when allowed and fast enough', async () => {
+    const withModel = createLocalBackend({ superResolution: { budgetMs: 60_000 } });
+    const small = await sharp(astronaut).resize(128, 128).jpeg().toBuffer();
+    const result = await withModel.run({ kind: 'upscale', image: small, targetLongEdge: 640 }, new AbortController().signal);
+    expect(await imageInfo(result.images[0]!)).toMatchObject({ width: 640, height: 640, format: 'jpeg' });
+    expect(await readXmp(result.images[0]!)).toContain('Likeness local preview');
   });
 
   it('rejects with the abort reason when aborted before or during a run', async () => {

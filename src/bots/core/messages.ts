@@ -37,6 +37,17 @@ export function messageFor(code: ErrorCode, details: Details = {}): string {
   return MESSAGES[code](details);
 }
 
+/**
+ * Said beside "queued" when a portrait photo shows more than one face: which photos, and that the
+ * largest face is the one portrayed. Undefined when every photo shows one face.
+ */
+export function severalFacesNote(counts: ReadonlyArray<{ photo: number; faces: number }>): string | undefined {
+  const crowded = counts.filter((c) => c.faces > 1);
+  if (crowded.length === 0) return undefined;
+  const which = crowded.map((c) => (counts.length === 1 ? `That photo shows ${c.faces} faces` : `Photo ${c.photo} shows ${c.faces} faces`));
+  return `${which.join('; ')}. I'm using the largest face${crowded.length > 1 ? ' in each' : ''}; crop the photo if you meant someone else.`;
+}
+
 /** Shown for unexpected errors: no internals, just a reference an operator can find in the logs. */
 export const apology = (ref: string): string => `Sorry, something went wrong on my side. Nothing was charged. (ref ${ref})`;
 

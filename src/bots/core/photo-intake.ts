@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../../errors.js';
-import { normalizePhoto } from '../../images/index.js';
+import { detectFaces, normalizePhoto } from '../../images/index.js';
 import type { PhotoSource } from './request.js';
 
 /** Reads a byte stream, giving up with FILE_TOO_LARGE as soon as it passes `maxBytes`. */
@@ -42,4 +42,31 @@ export async function takePhotos(
       }
     }),
   );
+}
+
+/** What the face check found in one photo (1-based `photo`, as the user counts). */
+export interface FaceCount {
+  photo: number;
+  faces: number;
+}
+
+/** A face smaller than this share of the photo's largest face is someone in the background, not a subject. */
+const SUBJECT_FACE_SHARE = 0.25;
+
+/**
+ * The portrait face check, on normalized photos: each must show a face, or NO_FACE_FOUND names
+ * the first that does not (nothing is stored or charged: it runs before the job exists). Returns
+ * how many subject-sized faces each photo shows; with several, the portrait frames the largest.
+ */
+export async function checkFaces(photos: readonly Buffer[]): Promise<FaceCount[]> {
+  const counts: FaceCount[] = [];
+  // One at a time: the detector runs one photo at a time anyway, and this stops at the first failure.
+  for (const [index, bytes] of photos.entries()) {
+    const faces = await detectFaces(bytes);
+    const largest = faces[0];
+    if (!largest) throw new AppError('NO_FACE_FOUND', 'no face in photo', { details: { photo: index + 1 } });
+    const area = (f: { width: number; height: number }) => f.width * f.height;
+    counts.push({ photo: index + 1, faces: faces.filter((f) => area(f) >= SUBJECT_FACE_SHARE * area(largest)).length });
+  }
+  return counts;
 }

@@ -1,6 +1,7 @@
 import { inputKey } from '../../../storage/artifact-store.js';
 import type { CommandHandler } from '../context.js';
-import { takePhotos } from '../photo-intake.js';
+import { severalFacesNote } from '../messages.js';
+import { checkFaces, takePhotos, type FaceCount } from '../photo-intake.js';
 import { parsePortraitOptions, randomSeed } from '../portrait-options.js';
 import { submitJob } from '../submit-job.js';
 import { eventKey, VARIANTS } from './shared.js';
@@ -12,7 +13,8 @@ export const portraitCommand: CommandHandler = async (ctx) => {
   const { config, styles, store } = ctx.deps;
   const options = parsePortraitOptions(ctx.request.options ?? {}, styles);
   const photos = ctx.request.photos ?? [];
-  return submitJob(ctx, {
+  let faces: FaceCount[] = [];
+  const reply = await submitJob(ctx, {
     kind: 'portrait',
     idempotencyKey: eventKey(ctx.request),
     price: config.credits.prices.portrait,
@@ -22,9 +24,13 @@ export const portraitCommand: CommandHandler = async (ctx) => {
     describe: `Making ${VARIANTS} portraits in the ${options.style.label} style`,
     prepareInputs: async (jobId) => {
       const normalized = await takePhotos(photos, { ...config.photos, maxPhotos: MAX_PORTRAIT_PHOTOS });
+      // Before anything is stored or reserved: a photo without a face is refused for free.
+      faces = await checkFaces(normalized);
       const keys = normalized.map((_, i) => inputKey(jobId, i));
       await Promise.all(normalized.map((bytes, i) => store.put(keys[i]!, bytes)));
       return keys;
     },
   });
+  const note = severalFacesNote(faces);
+  return note ? { ...reply, text: `${reply.text}\n${note}` } : reply;
 };
