@@ -21,6 +21,24 @@ const commaList = z
       .filter(Boolean),
   );
 
+/** One self-hosted Cog container, optionally tagged with the catalog model it serves. */
+export interface CogEndpointConfig {
+  url: string;
+  /** A model id of the model catalog, e.g. `sczhou/codeformer`; untagged endpoints serve every task's first model. */
+  model?: string;
+}
+
+/** `http://gpu-1:5000` or `sczhou/codeformer=http://gpu-2:5000`. */
+const cogEndpoint = z.string().transform((entry, ctx): CogEndpointConfig => {
+  const tagged = /^([\w.-]+\/[\w.-]+)=(.+)$/.exec(entry);
+  const url = tagged ? tagged[2]! : entry;
+  if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) {
+    ctx.addIssue({ code: 'custom', message: `expected an http(s) URL, optionally as owner/model=URL, not "${entry}"` });
+    return z.NEVER;
+  }
+  return tagged ? { url: url.replace(/\/+$/, ''), model: tagged[1]! } : { url: url.replace(/\/+$/, '') };
+});
+
 /** `telegram:123,discord:456` → platform-qualified ids. */
 const adminIds = commaList.pipe(
   z.array(z.string().regex(/^(telegram|discord|cli):[\w.-]+$/, 'expected platform:id, e.g. telegram:123')),
@@ -47,7 +65,14 @@ const schema = z.object({
   INSTANT_BACKEND_DELAY_MS: int(0, 0),
   REPLICATE_API_TOKEN: optionalString,
   REPLICATE_BASE_URL: z.url().default('https://api.replicate.com/v1'),
-  COG_ENDPOINTS: commaList.pipe(z.array(z.url())),
+  GPU_TIMEOUT_MS: int(1000, 600_000),
+  GPU_POLL_INTERVAL_MS: int(10, 1_000),
+  GPU_HTTP_TIMEOUT_MS: int(100, 30_000),
+  GPU_HTTP_RETRIES: int(0, 4),
+  GPU_HTTP_RETRY_BASE_MS: int(0, 500),
+  COG_ENDPOINTS: commaList.pipe(z.array(cogEndpoint)),
+  COG_PRICE_PER_GPU_HOUR: z.coerce.number().min(0).default(0),
+  COG_RETRY_DEAD_MS: int(100, 30_000),
   MODELS_FILE: optionalString,
   STYLES_FILE: optionalString,
   TELEGRAM_BOT_TOKEN: optionalString,
@@ -56,6 +81,7 @@ const schema = z.object({
   TELEGRAM_WEBHOOK_SECRET: optionalString,
   DISCORD_TOKEN: optionalString,
   DISCORD_APPLICATION_ID: optionalString,
+  DISCORD_GUILD_ID: optionalString,
   DISCORD_API_BASE: z.url().default('https://discord.com/api'),
   ATTACHMENT_HOSTS: commaList,
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -93,14 +119,28 @@ export interface Config {
     /** First retry delay; doubles per attempt. */
     retryBackoffMs: number;
     instantDelayMs: number;
+    /** Longest one backend call (every prediction of one job attempt) may take before it is cancelled and retried. */
+    timeoutMs: number;
+    /** How often a running prediction is polled. */
+    pollIntervalMs: number;
+    /** Time limit of one HTTP request to a GPU service (not of a synchronous Cog prediction). */
+    httpTimeoutMs: number;
+    /** Retries of one HTTP request on 429, 5xx or a network error (Retry-After honoured), before the job-level retry. */
+    httpRetries: number;
+    /** First HTTP retry delay when the server gives no Retry-After; doubles per retry. */
+    httpRetryBaseMs: number;
     replicateToken?: string;
     replicateBaseUrl: string;
-    cogEndpoints: string[];
+    cogEndpoints: CogEndpointConfig[];
+    /** What one GPU-hour of your own Cog machines costs, in USD: the cost recorded per job. */
+    cogPricePerGpuHour: number;
+    /** A Cog endpoint that failed is tried again (health check first) after this long. */
+    cogRetryDeadMs: number;
     modelsFile?: string;
     stylesFile?: string;
   };
   telegram?: { token: string; apiRoot: string; webhookUrl?: string; webhookSecret?: string };
-  discord?: { token: string; applicationId?: string; apiBase: string };
+  discord?: { token: string; applicationId?: string; guildId?: string; apiBase: string };
   attachmentHosts: string[];
   http: { port: number; publicUrl?: string; adminPassword?: string };
   adminIds: string[];
@@ -145,14 +185,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       instantDelayMs: e.INSTANT_BACKEND_DELAY_MS,
       replicateToken: e.REPLICATE_API_TOKEN,
       replicateBaseUrl: e.REPLICATE_BASE_URL,
+      timeoutMs: e.GPU_TIMEOUT_MS,
+      pollIntervalMs: e.GPU_POLL_INTERVAL_MS,
+      httpTimeoutMs: e.GPU_HTTP_TIMEOUT_MS,
+      httpRetries: e.GPU_HTTP_RETRIES,
+      httpRetryBaseMs: e.GPU_HTTP_RETRY_BASE_MS,
       cogEndpoints: e.COG_ENDPOINTS,
+      cogPricePerGpuHour: e.COG_PRICE_PER_GPU_HOUR,
+      cogRetryDeadMs: e.COG_RETRY_DEAD_MS,
       modelsFile: e.MODELS_FILE,
       stylesFile: e.STYLES_FILE,
     },
     telegram: e.TELEGRAM_BOT_TOKEN
       ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, webhookUrl: e.TELEGRAM_WEBHOOK_URL, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET }
       : undefined,
-    discord: e.DISCORD_TOKEN ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, apiBase: e.DISCORD_API_BASE } : undefined,
+    discord: e.DISCORD_TOKEN ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE } : undefined,
     attachmentHosts: e.ATTACHMENT_HOSTS,
     http: { port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL, adminPassword: e.ADMIN_PASSWORD },
     adminIds: e.ADMIN_IDS,

@@ -1,14 +1,12 @@
 import { AppError } from '../../../errors.js';
 import { getJob, refundSucceededJob } from '../../../db/jobs.repository.js';
 import type { Job } from '../../../db/schema.js';
+import { strongerIdentity } from '../../../gpu/styles.js';
 import type { CommandContext, CommandHandler } from '../context.js';
 import { randomSeed } from '../portrait-options.js';
 import type { Reply } from '../reply.js';
 import { submitJob } from '../submit-job.js';
 import { eventKey, requireTarget, VARIANTS } from './shared.js';
-
-/** How much closer to the reference photos a "not them" re-roll stays. */
-export const NOT_THEM_IDENTITY_STEP = 0.15;
 
 async function ownPortraitJob(ctx: CommandContext): Promise<Job> {
   const job = await getJob(ctx.deps.db, requireTarget(ctx.request, 'JOB_NOT_FOUND'));
@@ -45,7 +43,8 @@ export const rerollCommand: CommandHandler = async (ctx) => {
 export const notThemCommand: CommandHandler = async (ctx) => {
   const parent = await ownPortraitJob(ctx);
   const refunded = parent.status === 'succeeded' ? await refundSucceededJob(ctx.deps.db, parent.id) : 0;
-  const strength = Math.min(1, Number(parent.params.identityStrength ?? 0.7) + NOT_THEM_IDENTITY_STEP);
+  // The style says how much closer to the reference photos each "not them" holds.
+  const strength = strongerIdentity(ctx.deps.styles.get(parent.style ?? ''), Number(parent.params.identityStrength ?? 0.7));
   const reply = await rerollOf(ctx, parent, strength, 'Sorry they did not look right. Trying again, closer to the photos');
   return refunded > 0 ? { ...reply, text: `${reply.text}\nThe ${refunded} credits for the previous set were refunded.` } : reply;
 };
