@@ -40,6 +40,13 @@ export interface Conversation {
   threadId?: string;
   /** Send results privately when the platform allows (memorial). */
   private?: boolean;
+  /** The requester's platform user id: lets an adapter turn away others' button presses without a lookup. */
+  userId?: string;
+  /**
+   * The message that shows the job's status ("queued — position N"), posted before the job existed,
+   * so whichever process delivers can edit it as the job moves.
+   */
+  statusMessageId?: string;
 }
 
 /** One unit of GPU work and everything needed to account for it. */

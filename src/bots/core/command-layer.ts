@@ -9,8 +9,10 @@ import {
   forgetCommand,
   helpCommand,
   historyCommand,
+  startCommand,
   stylesCommand,
 } from './commands/account.commands.js';
+import { adminCommand } from './commands/admin.command.js';
 import { portraitCommand } from './commands/portrait.command.js';
 import { notThemCommand, rerollCommand } from './commands/reroll.command.js';
 import { restoreCommand } from './commands/restore.command.js';
@@ -33,6 +35,8 @@ const HANDLERS: Record<CommandName, CommandHandler> = {
   styles: stylesCommand,
   help: helpCommand,
   consent: consentCommand,
+  start: startCommand,
+  admin: adminCommand,
 };
 
 /** Commands that use someone's photos: they need consent first and are closed to banned accounts. */

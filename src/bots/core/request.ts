@@ -1,7 +1,7 @@
 import type { Conversation } from '../../db/schema.js';
 
 export const COMMANDS = [
-  'portrait', 'restore', 'upscale', 'reroll', 'notthem', 'credits', 'history', 'cancel', 'forget', 'styles', 'help', 'consent',
+  'portrait', 'restore', 'upscale', 'reroll', 'notthem', 'credits', 'history', 'cancel', 'forget', 'styles', 'help', 'consent', 'start', 'admin',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -26,7 +26,7 @@ export interface Request {
   conversation: Conversation;
   command: CommandName;
   photos?: PhotoSource[];
-  /** Parsed options: style, subject, prompt, colorize, seed, confirm, … */
+  /** Parsed options: style, subject, prompt, colorize, seed, confirm, `args` (the raw words of /admin), … */
   options?: Record<string, string | boolean | undefined>;
   /** What a button or reaction points at: a result id (upscale) or a job id (reroll, notthem). */
   target?: string;

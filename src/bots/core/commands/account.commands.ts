@@ -82,5 +82,11 @@ export const consentCommand: CommandHandler = async (ctx) => {
   return success('Thank you. Send /portrait with 1–4 photos to begin.', { ephemeral: true });
 };
 
+/** /start: the consent card with the help under it for a newcomer; just the help once they agreed. */
+export const startCommand: CommandHandler = async (ctx) => {
+  if (ctx.account.consentedAt) return info(HELP_TEXT, { ephemeral: true });
+  return info(`${CONSENT_TEXT}\n\n${HELP_TEXT}`, { ephemeral: true, buttons: [[{ label: 'I agree', command: 'consent' }]] });
+};
+
 export const consentCard = () =>
   info(CONSENT_TEXT, { ephemeral: true, code: 'CONSENT_REQUIRED', buttons: [[{ label: 'I agree', command: 'consent' }]] });
