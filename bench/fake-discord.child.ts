@@ -1,0 +1,85 @@
+/**
+ * The fake Discord of test/support, in a process of its own, for the acknowledgement bench: the
+ * real Discord is on other machines, so its work must not share the bot's event loop. Driven over
+ * IPC by bench/discord-ack.ts; every time is measured here, on this process's clock.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startFakeDiscord, OPTION, type FakeDiscord, type FakeInteraction } from '../test/support/fake-discord.js';
+
+export type ChildRequest =
+  | { type: 'start' }
+  | { type: 'users'; names: string[] }
+  | { type: 'burst'; command: 'help' | 'portrait'; names: string[]; settleMs: number; waitForAnswers: boolean }
+  | { type: 'close' };
+
+export type ChildReply =
+  | { type: 'started'; token: string; apiBase: string; cdnHost: string; channelId: string }
+  | { type: 'users'; ids: string[] }
+  | {
+      type: 'burst';
+      /** Per interaction: dispatch → acknowledgement (ms), or -1 when never acknowledged. */
+      acks: number[];
+      /** Per interaction: dispatch → the first edit of the deferred reply (ms), or -1. */
+      answers: number[];
+      /** Per interaction: the reply's last content. */
+      outcomes: string[];
+      /** Dispatch of the first to acknowledgement of the last (ms). */
+      burstMs: number;
+    };
+
+let fake: FakeDiscord | undefined;
+const photo = await readFile(join(import.meta.dirname, '..', 'samples', 'astronaut.jpg'));
+
+function send(reply: ChildReply): void {
+  process.send?.(reply);
+}
+
+function dispatch(command: 'help' | 'portrait', name: string): FakeInteraction {
+  const from = fake!.user(name);
+  if (command === 'help') return fake!.slash('help', [], { from });
+  const attachment = fake!.attachment(photo, 'me.jpg');
+  return fake!.slash(
+    'portrait',
+    [
+      { name: 'style', type: OPTION.string, value: 'studio' },
+      { name: 'photo1', type: OPTION.attachment, value: attachment.id },
+    ],
+    { from, attachments: [attachment] },
+  );
+}
+
+process.on('message', (message: ChildRequest) => {
+  void (async () => {
+    switch (message.type) {
+      case 'start':
+        fake = await startFakeDiscord({ heartbeatIntervalMs: 41_250 });
+        send({ type: 'started', token: fake.token, apiBase: fake.apiBase, cdnHost: fake.cdnHost, channelId: fake.channelId });
+        return;
+      case 'users':
+        send({ type: 'users', ids: message.names.map((n) => fake!.user(n).id) });
+        return;
+      case 'burst': {
+        await fake!.ready();
+        const sent = message.names.map((name) => dispatch(message.command, name));
+        const acked = () => sent.every((i) => i.callbacks.length > 0);
+        await fake!.waitFor(acked, message.settleMs).catch(() => undefined);
+        if (message.waitForAnswers) await fake!.waitFor(() => sent.every((i) => (i.original?.editedAt.length ?? 0) > 0), message.settleMs).catch(() => undefined);
+        const ackAt = (i: FakeInteraction) => i.callbacks.find((c) => c.status === 204)?.at;
+        const first = Math.min(...sent.map((i) => i.dispatchedAt));
+        const last = Math.max(...sent.map((i) => ackAt(i) ?? Number.NaN).filter(Number.isFinite));
+        send({
+          type: 'burst',
+          acks: sent.map((i) => (ackAt(i) === undefined ? -1 : ackAt(i)! - i.dispatchedAt)),
+          answers: sent.map((i) => (i.original?.editedAt[0] === undefined ? -1 : i.original.editedAt[0] - i.dispatchedAt)),
+          outcomes: sent.map((i) => i.original?.content ?? ''),
+          burstMs: last - first,
+        });
+        return;
+      }
+      case 'close':
+        await fake?.close();
+        process.exit(0);
+    }
+  })();
+});

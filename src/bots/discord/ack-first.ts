@@ -1,0 +1,80 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Acknowledgements before work. Discord forgets an interaction not acknowledged within 3 seconds,
+ * and the work behind one (a photo's decode and face check run partly on this thread) can hold the
+ * event loop long enough to make a burst's later acknowledgements late. So: work waits while any
+ * acknowledgement is in flight (at most `maxWaitMs`, so a steady stream cannot starve it), and
+ * photo work runs `concurrency` at a time (it queues here, not in the database pool, where a
+ * burst would time out).
+ */
+export interface AckFirst {
+  /** Counts `ack` as in flight until it settles; returns it. */
+  acknowledging<T>(ack: Promise<T>): Promise<T>;
+  /** Resolves once no acknowledgement is in flight, or after `maxWaitMs`. */
+  quiet(): Promise<void>;
+  /** Runs heavy work at most `concurrency` at a time, each once acknowledgements are quiet. */
+  heavy<T>(work: () => Promise<T>): Promise<T>;
+  /** Acknowledgements in flight and heavy work waiting, for logs and tests. */
+  readonly stats: { acknowledging: number; heavyRunning: number; heavyWaiting: number };
+}
+
+export interface AckFirstOptions {
+  /** Heavy work items running at once (default 4). */
+  concurrency?: number;
+  /** The longest work waits for acknowledgements to settle (default 1000 ms). */
+  maxWaitMs?: number;
+}
+
+export function createAckFirst(options: AckFirstOptions = {}): AckFirst {
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const maxWaitMs = options.maxWaitMs ?? 1_000;
+  let inFlight = 0;
+  const quietWaiters = new Set<() => void>();
+  let running = 0;
+  const waiting: Array<() => void> = [];
+
+  const settle = () => {
+    inFlight -= 1;
+    if (inFlight === 0) {
+      for (const resolve of quietWaiters) resolve();
+      quietWaiters.clear();
+    }
+  };
+
+  async function quiet(): Promise<void> {
+    if (inFlight === 0) return;
+    const timeout = new AbortController();
+    let wake = () => {};
+    await Promise.race([
+      new Promise<void>((resolve) => quietWaiters.add((wake = resolve))),
+      sleep(maxWaitMs, undefined, { signal: timeout.signal, ref: false }).catch(() => undefined),
+    ]);
+    timeout.abort();
+    quietWaiters.delete(wake);
+  }
+
+  return {
+    acknowledging(ack) {
+      inFlight += 1;
+      ack.then(settle, settle);
+      return ack;
+    },
+    quiet,
+    async heavy(work) {
+      if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+      else running += 1;
+      try {
+        await quiet();
+        return await work();
+      } finally {
+        const next = waiting.shift();
+        if (next) next(); // the slot passes straight to the next in line
+        else running -= 1;
+      }
+    },
+    get stats() {
+      return { acknowledging: inFlight, heavyRunning: running, heavyWaiting: waiting.length };
+    },
+  };
+}
