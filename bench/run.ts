@@ -5,7 +5,8 @@
  *
  *   npm run bench                 both sections, plain-text tables
  *   npm run -s bench -- --json    the same figures as one JSON object (-s: no npm banner)
- *   npm run bench -- --only a     one section (a or b)
+ *   npm run bench -- --only a     one section: a orchestration, b normalize, c images (face check, 8K encode-to-fit),
+ *                                 d GPU utilisation over fake Cog endpoints, e Discord acknowledgement latency
  *   npm run bench -- --quick      shorter windows (a smoke run, noisier figures)
  *   npm run bench -- --data-root /dev/shm
  *                                 where the fs artifact store's DATA_DIR is made (default: the OS temp folder)
@@ -16,8 +17,12 @@ import { createInfra, type BenchInfra } from './infra.js';
 import { installProbes } from './instrument.js';
 import { benchNormalize, DEFAULT_NORMALIZE, type NormalizeResult } from './normalize.js';
 import { benchOrchestration, DEFAULT_ORCHESTRATION, type OrchestrationResult, type PerJob } from './orchestration.js';
+import { benchDiscordAck, DEFAULT_DISCORD_ACK, printDiscordAck, type DiscordAckResult } from './discord-ack.js';
+import { benchGpuUtilisation, DEFAULT_GPU_UTILISATION, printGpuUtilisation, QUICK_GPU_UTILISATION, type GpuUtilisationResult } from './gpu-utilisation.js';
+import { benchImages, DEFAULT_IMAGES_BENCH, printImages, type ImagesBenchResult } from './images.js';
 import { fmt, ratio, table } from './stats.js';
 
+const SECTIONS = ['a', 'b', 'c', 'd', 'e'];
 const TARGETS = { p50Ms: 5, p50VsBare: 4, jobsPerSec: 500 };
 
 const { values: args } = parseArgs({
@@ -151,7 +156,8 @@ function printB(b: NormalizeResult): void {
 
 async function main(): Promise<void> {
   const only = args.only?.toLowerCase();
-  if (only && only !== 'a' && only !== 'b') throw new Error('--only takes a or b');
+  if (only && !SECTIONS.includes(only)) throw new Error(`--only takes one of ${SECTIONS.join(', ')}`);
+  const runs = (section: string) => !only || only === section;
   const orchestration = args.quick ? { ...DEFAULT_ORCHESTRATION, sequentialJobs: 100, sequentialBudgetMs: 2_000, rampMs: 500, windowMs: 2_000, censusJobs: 10 } : DEFAULT_ORCHESTRATION;
   const normalize = args.quick ? { runs: 3, diagnosticRuns: 1 } : DEFAULT_NORMALIZE;
   installProbes();
@@ -166,15 +172,19 @@ async function main(): Promise<void> {
 
   let a: OrchestrationResult | undefined;
   let b: NormalizeResult | undefined;
+  let c: ImagesBenchResult | undefined;
+  let d: GpuUtilisationResult | undefined;
+  let e: DiscordAckResult | undefined;
   try {
-    if (only !== 'b') {
-      infra = await createInfra({ dataRoot: args['data-root'] });
-      a = await benchOrchestration(infra, orchestration);
-    }
+    if (runs('a') || runs('e')) infra = await createInfra({ dataRoot: args['data-root'] });
+    if (runs('a')) a = await benchOrchestration(infra!, orchestration);
+    if (runs('e')) e = await benchDiscordAck(infra!, args.quick ? { burst: 100, warmup: 5, settleMs: 60_000 } : DEFAULT_DISCORD_ACK);
   } finally {
     await infra?.cleanup();
   }
-  if (only !== 'a') b = await benchNormalize(normalize);
+  if (runs('b')) b = await benchNormalize(normalize);
+  if (runs('c')) c = await benchImages(args.quick ? { runs: 2 } : DEFAULT_IMAGES_BENCH);
+  if (runs('d')) d = await benchGpuUtilisation(args.quick ? QUICK_GPU_UTILISATION : DEFAULT_GPU_UTILISATION, { dataRoot: args['data-root'] });
   const seconds = (performance.now() - started) / 1000;
 
   const machine = `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, node ${process.version}`;
@@ -186,6 +196,9 @@ async function main(): Promise<void> {
           seconds,
           orchestration: a ? { summary: summarizeA(a), ...a } : undefined,
           normalize: b,
+          images: c,
+          gpuUtilisation: d,
+          discordAck: e,
         },
         (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
         2,
@@ -194,9 +207,11 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`Likeness bench: ${machine}\n`);
-  if (a) printA(a);
-  if (a && b) console.log('');
-  if (b) printB(b);
+  const printers = [a && (() => printA(a)), b && (() => printB(b)), c && (() => printImages(c)), d && (() => printGpuUtilisation(d)), e && (() => printDiscordAck(e))];
+  printers.filter(Boolean).forEach((print, i) => {
+    if (i > 0) console.log('');
+    (print as () => void)();
+  });
   console.log(`\n(bench took ${fmt(seconds, 1)} s)`);
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createCommandLayer, type CommandLayer } from './bots/core/command-layer.js';
+import type { FaceCheck } from './bots/core/context.js';
 import type { Deliverer } from './bots/core/deliverer.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
@@ -35,6 +36,7 @@ export interface App {
 export interface AppOverrides {
   store?: ArtifactStore;
   now?: () => Date;
+  faceCheck?: FaceCheck;
 }
 
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
@@ -47,7 +49,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   const deliveryQueue = createDeliveryQueue({ connection: producer, prefix: config.queuePrefix });
   gpuQueue.queue.on('error', (error) => logger.warn({ err: error }, 'gpu queue error'));
   deliveryQueue.queue.on('error', (error) => logger.warn({ err: error }, 'delivery queue error'));
-  const commands = createCommandLayer({ db: database.db, store, gpuQueue, styles, config, logger, now: overrides.now });
+  const commands = createCommandLayer({ db: database.db, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck });
 
   const workers: QueueWorker[] = [];
   const workerConnections: Array<{ quit(): Promise<unknown>; disconnect(): void }> = [];
@@ -66,8 +68,8 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     gpuQueue,
     deliveryQueue,
     commands,
-    startGpuWorker(backend = createGpuBackend(config.gpu)) {
-      const worker = startGpuWorker(workerOptions(config.gpu.concurrency), { db: database.db, store, backend, styles, delivery: deliveryQueue, logger });
+    startGpuWorker(backend = createGpuBackend(config.gpu, { logger })) {
+      const worker = startGpuWorker(workerOptions(config.gpu.concurrency), { db: database.db, store, backend, styles, delivery: deliveryQueue, logger, markOutputs: config.markOutputs });
       workers.push(worker);
       return worker;
     },

@@ -2,12 +2,14 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createApp, type App } from './app.js';
+import { createApp } from './app.js';
 import { runCliRequest } from './bots/cli/cli.frontend.js';
-import type { Deliverer } from './bots/core/deliverer.js';
-import { ConfigError, configSecrets, loadConfig, type Config } from './config.js';
+import { registerDiscordCommands } from './bots/discord/index.js';
+import { ConfigError, configSecrets, loadConfig } from './config.js';
 import { prepareDatabase } from './db/client.js';
-import { createLogger, type Logger } from './logger.js';
+import { createStyleCatalog } from './gpu/styles.js';
+import { createLogger } from './logger.js';
+import { runService } from './service.js';
 
 const USAGE = `likeness — an AI portrait studio for Discord and Telegram
 
@@ -20,6 +22,7 @@ Usage:
   likeness serve      the bots process: chat front-ends and delivery
   likeness worker     a GPU worker
   likeness migrate    create the database if needed and apply migrations
+  likeness discord:register   deploy the slash commands (global, or DISCORD_GUILD_ID only)
 
 Options: --user <name> (CLI identity, default: your login), --no-worker (use running workers), --help`;
 
@@ -61,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     logger.info('database ready');
     return 0;
   }
-  await prepareDatabase(config.databaseUrl);
+  if (command !== 'discord:register') await prepareDatabase(config.databaseUrl);
 
   if (frontend) {
     const app = createApp(config, logger);
@@ -89,6 +92,11 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'serve' || command === 'worker' || command === 'all') return runService(command, config, logger);
+  if (command === 'discord:register') {
+    const registered = await registerDiscordCommands(config, createStyleCatalog(config.gpu.stylesFile));
+    logger.info({ scope: registered.scope, guildId: registered.guildId, commands: registered.commands }, 'discord commands registered');
+    return 0;
+  }
   process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
   return 2;
 }
@@ -100,29 +108,6 @@ function loginName(): string {
   } catch {
     return 'local';
   }
-}
-
-/** Long-running processes: run until SIGTERM/SIGINT, then let running jobs finish and close cleanly. */
-async function runService(role: 'serve' | 'worker' | 'all', config: Config, logger: Logger): Promise<number> {
-  const app: App = createApp(config, logger);
-  if (role !== 'serve') app.startGpuWorker();
-  if (role !== 'worker') {
-    const deliverers = new Map<string, Deliverer>();
-    if (deliverers.size === 0) logger.warn('no chat platform configured (TELEGRAM_BOT_TOKEN, DISCORD_TOKEN): only the CLI front-end can make requests');
-    app.startDeliveryWorker(deliverers);
-  }
-  logger.info({ role, backend: config.gpu.backend }, 'likeness started');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down: finishing running jobs');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await app.close();
-  logger.info('stopped');
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -63,6 +63,7 @@ const schema = z.object({
   GPU_JOB_LOCK_MS: int(1000, 30_000),
   GPU_RETRY_BACKOFF_MS: int(0, 2_000),
   INSTANT_BACKEND_DELAY_MS: int(0, 0),
+  LOCAL_SUPER_RESOLUTION: z.enum(['esrgan', 'lanczos']).default('esrgan'),
   REPLICATE_API_TOKEN: optionalString,
   REPLICATE_BASE_URL: z.url().default('https://api.replicate.com/v1'),
   GPU_TIMEOUT_MS: int(1000, 600_000),
@@ -119,6 +120,8 @@ export interface Config {
     /** First retry delay; doubles per attempt. */
     retryBackoffMs: number;
     instantDelayMs: number;
+    /** The local backend's upscaler: ESRGAN when it fits its time budget, or always lanczos. */
+    localSuperResolution: 'esrgan' | 'lanczos';
     /** Longest one backend call (every prediction of one job attempt) may take before it is cancelled and retried. */
     timeoutMs: number;
     /** How often a running prediction is polled. */
@@ -183,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockMs: e.GPU_JOB_LOCK_MS,
       retryBackoffMs: e.GPU_RETRY_BACKOFF_MS,
       instantDelayMs: e.INSTANT_BACKEND_DELAY_MS,
+      localSuperResolution: e.LOCAL_SUPER_RESOLUTION,
       replicateToken: e.REPLICATE_API_TOKEN,
       replicateBaseUrl: e.REPLICATE_BASE_URL,
       timeoutMs: e.GPU_TIMEOUT_MS,

@@ -19,6 +19,8 @@ const TOKEN_PATTERNS: Array<[RegExp, string]> = [
   [/bot\d+:[\w-]{20,}/g, `bot${REDACTED}`],
   [/\b(Bearer|Bot|Token)\s+[\w.~+/-]{16,}=*/gi, `$1 ${REDACTED}`],
   [/\br8_[A-Za-z0-9]{20,}/g, REDACTED],
+  // Discord interaction and webhook tokens travel in the path: /webhooks/<app id>/<token>, /interactions/<id>/<token>.
+  [/(\/(?:webhooks|interactions)\/\d+\/)[\w.-]{20,}/g, `$1${REDACTED}`],
   // Passwords inside connection URLs (postgres://user:secret@host, redis://:secret@host).
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s/]+@/gi, `$1${REDACTED}@`],
   [/([?&](?:token|sig|signature|key|X-Amz-Signature|X-Amz-Credential)=)[^&\s"]+/gi, `$1${REDACTED}`],

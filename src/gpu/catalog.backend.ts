@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../errors.js';
-import { resizeToLongEdge, withProvenance } from '../images/index.js';
+import { labelOutput, resizeToLongEdge } from '../images/index.js';
 import type { Logger } from '../logger.js';
 import type { GpuBackend, GpuResult, GpuTask, PortraitTask, RestoreTask, UpscaleTask } from './backend.js';
 import { buildInput, ImageInput, type ModelCatalog, type ModelTask, type TemplateValue } from './models.js';
@@ -118,7 +118,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
       throw new AppError('GPU_FAILED', `${modelId} returned ${files.length} of ${task.variants} images`, { retryable: true });
     }
     const note = task.subject === 'memorial' ? MEMORIAL_NOTE : undefined;
-    const images = await Promise.all(files.slice(0, task.variants).map((file) => withProvenance(file, { credit: credit(modelId), note })));
+    const images = await Promise.all(files.slice(0, task.variants).map((file) => labelOutput(file, { credit: credit(modelId), note, mark: false })));
     return { images, model: modelId };
   }
 
@@ -138,7 +138,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
       });
     }
     const model = used.join('+');
-    return { images: [await withProvenance(image, { credit: credit(model), note: RESTORE_NOTE })], model };
+    return { images: [await labelOutput(image, { credit: credit(model), note: RESTORE_NOTE, mark: false })], model };
   }
 
   async function upscale(task: UpscaleTask, session: PredictionSession, usage: Usage, signal: AbortSignal) {
@@ -150,7 +150,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
     });
     // The model enlarges by a fixed factor; the exact 8K long edge is sharp's job.
     const exact = await resizeToLongEdge(enlarged, task.targetLongEdge);
-    return { images: [await withProvenance(exact, { credit: credit(modelId) })], model: modelId };
+    return { images: [await labelOutput(exact, { credit: credit(modelId), mark: false })], model: modelId };
   }
 }
 

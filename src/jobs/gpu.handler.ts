@@ -3,7 +3,7 @@ import { claimJob, completeJob, endJobWithRefund, getJob, type StoredOutput } fr
 import { isAppError } from '../errors.js';
 import type { GpuBackend } from '../gpu/backend.js';
 import type { StyleCatalog } from '../gpu/styles.js';
-import { imageInfo } from '../images/index.js';
+import { imageInfo, labelOutput, RECONSTRUCTION_NOTE } from '../images/index.js';
 import type { Logger } from '../logger.js';
 import { resultKey, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
@@ -16,6 +16,8 @@ export interface GpuHandlerDeps {
   styles: StyleCatalog;
   delivery: Pick<DeliveryQueue, 'notify'>;
   logger: Logger;
+  /** Also draw a small visible "AI" mark (MARK_OUTPUTS); the XMP label is always written. */
+  markOutputs?: boolean;
   /** Tell the chat "working on it" only for jobs that take longer than this (default 1 s); fast ones just arrive. */
   progressNoticeAfterMs?: number;
 }
@@ -50,8 +52,11 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
   try {
     const task = await taskForJob(job, deps.store, deps.styles);
     const result = await deps.backend.run(task, attempt.signal);
+    // Every output of every backend is labelled as AI-made here, in one place.
+    const note = job.kind === 'restore' || job.subject === 'memorial' ? RECONSTRUCTION_NOTE : undefined;
     outputs = await Promise.all(
-      result.images.map(async (bytes, variant) => {
+      result.images.map(async (raw, variant) => {
+        const bytes = await labelOutput(raw, { note, mark: deps.markOutputs ?? false });
         const artifactKey = resultKey(jobId, variant);
         await deps.store.put(artifactKey, bytes);
         const { width, height } = await imageInfo(bytes);

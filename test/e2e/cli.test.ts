@@ -22,7 +22,7 @@ describe('the likeness CLI, as a newcomer runs it', () => {
     dir = await mkdtemp(join(tmpdir(), 'likeness-cli-'));
     const db = await createTestDatabase();
     dropDb = db.drop;
-    env = { ...process.env, DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: `cli-${randomBytes(4).toString('hex')}`, DATA_DIR: join(dir, 'data'), LOG_LEVEL: '' };
+    env = { ...process.env, DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: `cli-${randomBytes(4).toString('hex')}`, DATA_DIR: join(dir, 'data'), LOG_LEVEL: '', LOCAL_SUPER_RESOLUTION: 'lanczos' };
   });
   afterAll(async () => {
     await dropDb();

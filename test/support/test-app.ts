@@ -63,6 +63,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     DATA_DIR: dataDir,
     GPU_BACKEND: 'instant',
     GPU_RETRY_BACKOFF_MS: '50',
+    LOCAL_SUPER_RESOLUTION: 'lanczos',
     LOG_LEVEL: 'silent',
     ...env,
   };

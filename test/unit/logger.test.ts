@@ -32,13 +32,14 @@ describe('logger redaction', () => {
     logger.error({ err: new Error(`request to https://api.telegram.org/bot${TELEGRAM_TOKEN}/sendPhoto failed`) }, 'an error message');
     logger.info({ note: `the password is hunter2-admin and replicate says ${REPLICATE_TOKEN}` }, 'free text');
     logger.info({ body: Buffer.from('image bytes') }, 'bytes are not logged');
+    logger.info({ url: 'https://discord.com/api/v10/webhooks/1019456432/aW50ZXJhY3Rpb246MTIzNDU2Nzg5OmZha2VUb2tlbg/messages/@original' }, 'a follow-up URL');
     logger.info({ db: 'postgres://likeness:pg-pass-123@db:5432/likeness', redis: 'redis://:redis-pass-456@cache:6379' }, 'connection URLs');
 
     const text = out.text();
-    for (const secret of [TELEGRAM_TOKEN, DISCORD_TOKEN, REPLICATE_TOKEN, 'hunter2-admin', 'AAH4x_fake', 'image bytes', 'pg-pass-123', 'redis-pass-456']) expect(text).not.toContain(secret);
+    for (const secret of [TELEGRAM_TOKEN, DISCORD_TOKEN, REPLICATE_TOKEN, 'hunter2-admin', 'AAH4x_fake', 'image bytes', 'pg-pass-123', 'redis-pass-456', 'aW50ZXJhY3Rpb246MTIz']) expect(text).not.toContain(secret);
     expect(text).toContain('[REDACTED]');
     expect(text).toContain('api.telegram.org/file/bot[REDACTED]/photos/file_1.jpg'); // the useful part of the URL survives
-    expect(text.trim().split('\n')).toHaveLength(9);
+    expect(text.trim().split('\n')).toHaveLength(10);
     expect(text).toContain('postgres://likeness:[REDACTED]@db:5432/likeness');
   });
 });

@@ -5,6 +5,7 @@ import type { StyleCatalog } from '../../gpu/styles.js';
 import type { GpuQueue } from '../../jobs/gpu-queue.js';
 import type { Logger } from '../../logger.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
+import type { FaceCount } from './photo-intake.js';
 import type { Reply } from './reply.js';
 import type { Request } from './request.js';
 
@@ -17,7 +18,11 @@ export interface CoreDeps {
   config: Pick<Config, 'credits' | 'photos' | 'adminIds'> & { gpu: Pick<Config['gpu'], 'backend' | 'concurrency'> };
   logger: Logger;
   now?: () => Date;
+  /** The portrait face check (default: BlazeFace in process); a port so benchmarks can isolate orchestration. */
+  faceCheck?: FaceCheck;
 }
+
+export type FaceCheck = (photos: readonly Buffer[]) => Promise<FaceCount[]>;
 
 /** One request being handled: the deps, the request and the requester's account. */
 export interface CommandContext {

@@ -25,7 +25,7 @@ export const portraitCommand: CommandHandler = async (ctx) => {
     prepareInputs: async (jobId) => {
       const normalized = await takePhotos(photos, { ...config.photos, maxPhotos: MAX_PORTRAIT_PHOTOS });
       // Before anything is stored or reserved: a photo without a face is refused for free.
-      faces = await checkFaces(normalized);
+      faces = await (ctx.deps.faceCheck ?? checkFaces)(normalized);
       const keys = normalized.map((_, i) => inputKey(jobId, i));
       await Promise.all(normalized.map((bytes, i) => store.put(keys[i]!, bytes)));
       return keys;
