@@ -199,7 +199,7 @@ export function printDiscordAck(result: DiscordAckResult): void {
   const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
   const { deferOnly: d, likeness: l } = result;
   const out: string[] = [];
-  out.push(`(c) Discord acknowledgement latency: a burst of ${result.burst} interactions through the fake gateway`);
+  out.push(`(e) Discord acknowledgement latency: a burst of ${result.burst} interactions through the fake gateway`);
   out.push('    from INTERACTION_CREATE written to the socket to the defer callback arriving at the fake Discord (a child process)');
   out.push('    Likeness: /portrait with one photo each, from different people; download, checks and queueing run after the defer');
   out.push(`    machine: ${result.machine.cores} cores, 1-minute load ${fmt(result.machine.loadBefore, 1)} before the run`);

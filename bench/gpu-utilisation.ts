@@ -240,7 +240,7 @@ export async function benchGpuUtilisation(options: GpuUtilisationOptions = DEFAU
 export function printGpuUtilisation(result: GpuUtilisationResult): void {
   const { options } = result;
   const out: string[] = [];
-  out.push(`(c) GPU utilisation: K fake Cog endpoints, ${options.serviceMs} ms per prediction, restore jobs arriving at ${options.overload}x the ideal rate`);
+  out.push(`(d) GPU utilisation: K fake Cog endpoints, ${options.serviceMs} ms per prediction, restore jobs arriving at ${options.overload}x the ideal rate`);
   out.push(`    whole app: request -> gpu queue -> GPU worker (cog backend, GPU_CONCURRENCY = ${options.concurrencyPerEndpoint} x K) -> store -> delivery; ${fmt(options.windowMs / 1000, 1)} s window after ${fmt(options.rampMs / 1000, 1)} s warm-up`);
   out.push('');
   out.push(

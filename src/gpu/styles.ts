@@ -128,6 +128,21 @@ const BUILT_IN_STYLES: StyleInput[] = [
     grade: { saturation: 1.15, brightness: 1.05, contrast: 1.05, tint: [1.12, 1.03, 0.86] },
   },
   {
+    id: 'sepia-heritage', label: 'Sepia heritage', description: 'Warm brown tones of a treasured family album.',
+    prompt: 'antique sepia-toned heritage portrait of {subject}, early twentieth century studio, soft window light',
+    grade: { greyscale: true, tint: [1.12, 0.97, 0.76], contrast: 0.95, brightness: 1.02, vignette: 0.5 },
+  },
+  {
+    id: 'warm-film', label: 'Warm film', description: 'Soft, warm colour film with gentle grain.',
+    prompt: 'portrait of {subject} on warm colour film, 35mm, soft natural light, gentle grain',
+    grade: { saturation: 0.85, tint: [1.12, 1.01, 0.8], contrast: 1.08, vignette: 0.25 },
+  },
+  {
+    id: 'high-key', label: 'High-key', description: 'Bright, airy and light on a white backdrop.',
+    prompt: 'high-key portrait of {subject}, bright white backdrop, soft even light, airy and clean',
+    grade: { brightness: 1.22, contrast: 0.74, saturation: 0.9, tint: [1, 1.01, 1.03] },
+  },
+  {
     id: 'cinematic', label: 'Cinematic', description: 'Teal and orange, like a still from a film.',
     prompt: 'cinematic film still of {subject}, anamorphic lens, teal and orange grade, moody light',
     grade: { saturation: 1.1, brightness: 0.97, contrast: 1.2, tint: [1.06, 0.98, 1.04], vignette: 0.4 },

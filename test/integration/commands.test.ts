@@ -46,7 +46,7 @@ describe('the other commands', () => {
     expect(history.text).toMatch(/portrait \(noir\) — done/);
 
     const styles = await t.app.commands.handle(chatRequest({ command: 'styles' }));
-    expect(styles.text.split('\n').filter((l) => l.startsWith('•'))).toHaveLength(12);
+    expect(styles.text.split('\n').filter((l) => l.startsWith('•'))).toHaveLength(15);
     const help = await t.app.commands.handle(chatRequest({ command: 'help' }));
     expect(help.text).toContain('/portrait');
   });
