@@ -63,7 +63,8 @@ function testBackend() {
 const customIds = (message: FakeMessage) =>
   (message.components as Array<{ components: Array<{ label: string; custom_id: string }> }>).flatMap((row) => row.components.map((c) => ({ label: c.label, id: c.custom_id })));
 
-describe('Discord front-end, end to end against a fake Discord', () => {
+// Generous waits: these tests render real local portraits, and CI runs every file at once on two cores.
+describe('Discord front-end, end to end against a fake Discord', { timeout: 90_000 }, () => {
   let fake: FakeDiscord;
   let app: App;
   let config: Config;
@@ -131,7 +132,7 @@ describe('Discord front-end, end to end against a fake Discord', () => {
     await fake.waitFor(() => card.content.startsWith('Thank you'), 10_000, 'consent recorded');
   }
 
-  const resultOf = (ix: FakeInteraction, count = 4, timeoutMs = 15_000) =>
+  const resultOf = (ix: FakeInteraction, count = 4, timeoutMs = 30_000) =>
     fake.waitFor(() => ix.followUps.find((m) => m.attachments.length === count), timeoutMs, `${count} images for ${ix.id}`);
 
   const jobsFor = async (user: FakeUser) =>
@@ -193,7 +194,7 @@ describe('Discord front-end, end to end against a fake Discord', () => {
     fake.react(result, '2️⃣', ada);
     const file = await fake.waitFor(
       () => fake.messagesIn(fake.channelId).find((m) => m.via.kind === 'channel' && m.attachments.length === 1),
-      15_000,
+      30_000,
       '8K file',
     );
     expect(file.content).toContain(`<@${ada.id}>`);
@@ -280,10 +281,10 @@ describe('Discord front-end, end to end against a fake Discord', () => {
     } finally {
       gpu.release();
     }
-    const posted = await fake.waitFor(() => fake.messagesIn(fake.channelId).find((m) => m.via.kind === 'channel' && m.attachments.length === 4 && m.content.includes(`<@${gus.id}>`)), 15_000, 'channel message');
+    const posted = await fake.waitFor(() => fake.messagesIn(fake.channelId).find((m) => m.via.kind === 'channel' && m.attachments.length === 4 && m.content.includes(`<@${gus.id}>`)), 30_000, 'channel message');
     expect(posted.content).toContain('Here are your portraits');
     await fake.waitFor(() => posted.reactions.length === 4, 5_000, 'pick reactions');
-    const dm = await fake.waitFor(() => fake.messagesIn(fake.dmChannelOf(gus.id)).find((m) => m.attachments.length === 4), 15_000, 'DM');
+    const dm = await fake.waitFor(() => fake.messagesIn(fake.dmChannelOf(gus.id)).find((m) => m.attachments.length === 4), 30_000, 'DM');
     expect(dm.content).toContain('Here are your portraits');
   });
 
@@ -314,7 +315,7 @@ describe('Discord front-end, end to end against a fake Discord', () => {
     fake.react(result, '👎', ivy);
     const reroll = await fake.waitFor(
       () => fake.messagesIn(fake.channelId).find((m) => m.via.kind === 'channel' && m.attachments.length === 4 && m.content.includes(`<@${ivy.id}>`)),
-      15_000,
+      30_000,
       're-rolled set',
     );
     const status = fake.messagesIn(fake.channelId).find((m) => m.history.some((h) => /The 4 credits for the previous set were refunded/.test(h)));
