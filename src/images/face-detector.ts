@@ -1,8 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { toDecodeError } from './decode-error.js';
 import { decodeOptions, sharp } from './sharp.js';
-import { loadTf, packageFile, requireModule, wasmDirectory } from './tf-runtime.js';
+import { decodeForModel, loadTf, packageFile, requireModule, wasmDirectory } from './tf-runtime.js';
 
 /** A point in the pixels of the upright (EXIF-oriented) image. */
 export interface FacePoint {
@@ -100,15 +99,7 @@ export async function warmUpFaceDetector(): Promise<void> {
  * (tens of milliseconds per photo). Throws AppError for bytes that are not a readable image.
  */
 export async function detectFaces(image: Buffer): Promise<FaceBox[]> {
-  const { data, info } = await sharp(image, decodeOptions())
-    .resize(DETECT_EDGE, DETECT_EDGE, { fit: 'inside', withoutEnlargement: true })
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-    .catch((error: unknown) => {
-      throw toDecodeError(error);
-    });
+  const { data, info } = await decodeForModel(image, DETECT_EDGE);
   const upright = await sharp(image, decodeOptions()).metadata();
   const scale = upright.autoOrient.width / info.width;
 

@@ -1,8 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { toDecodeError } from './decode-error.js';
-import { decodeOptions, sharp } from './sharp.js';
-import { loadTf, packageFile, requireModule } from './tf-runtime.js';
+import { decodeForModel, loadTf, packageFile, requireModule } from './tf-runtime.js';
 
 /** What the model multiplies each edge by. */
 export const SUPER_RESOLUTION_SCALE = 4;
@@ -55,14 +53,7 @@ function loadModel(): Promise<LayersModel> {
  */
 export async function superResolve(image: Buffer, opts: SuperResolveOptions): Promise<RgbImage | undefined> {
   const started = performance.now();
-  const input = await sharp(image, decodeOptions())
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-    .catch((error: unknown) => {
-      throw toDecodeError(error);
-    });
+  const input = await decodeForModel(image);
   const { width, height } = input.info;
   const channels = input.info.channels;
   const tf = await loadTf();

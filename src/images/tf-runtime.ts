@@ -5,6 +5,8 @@ import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TfWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as TfCore from '@tensorflow/tfjs-core';
+import { toDecodeError } from './decode-error.js';
+import { decodeOptions, sharp } from './sharp.js';
 
 /**
  * TensorFlow.js on its WebAssembly backend, for the models that run in process on the CPU (face
@@ -93,4 +95,18 @@ function fileUrlRouter(url: string | string[]): TfCore.io.IOHandler | null {
       };
     },
   };
+}
+
+/** An image as the models take it: upright sRGB pixels on white, optionally fitted inside `maxEdge`. Throws AppError for unreadable bytes. */
+export async function decodeForModel(image: Buffer, maxEdge?: number) {
+  let pipeline = sharp(image, decodeOptions());
+  if (maxEdge) pipeline = pipeline.resize(maxEdge, maxEdge, { fit: 'inside', withoutEnlargement: true });
+  return pipeline
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true })
+    .catch((error: unknown) => {
+      throw toDecodeError(error);
+    });
 }
