@@ -9,6 +9,7 @@ import { createGpuBackend } from './gpu/create-backend.js';
 import { createStyleCatalog, type StyleCatalog } from './gpu/styles.js';
 import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.js';
 import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
+import { reconcileJobs } from './jobs/reconcile.js';
 import { createProducerConnection, createWorkerConnection } from './jobs/redis.js';
 import { startDeliveryWorker, startGpuWorker, type QueueWorker } from './jobs/workers.js';
 import type { Logger } from './logger.js';
@@ -39,6 +40,10 @@ export interface AppOverrides {
   faceCheck?: FaceCheck;
 }
 
+/** How often a GPU worker process looks for jobs the queue lost, and how quiet a job must be to count. */
+const RECONCILE_EVERY_MS = 60_000;
+const RECONCILE_AFTER_MS = 120_000;
+
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
   const database = openDatabase(config.databaseUrl, { max: 20 });
   const store = overrides.store ?? createFsStore(join(config.dataDir, 'artifacts'));
@@ -52,6 +57,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   const commands = createCommandLayer({ db: database.db, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck });
 
   const workers: QueueWorker[] = [];
+  let reconciler: NodeJS.Timeout | undefined;
   const workerConnections: Array<{ quit(): Promise<unknown>; disconnect(): void }> = [];
   const workerOptions = (concurrency: number) => {
     const connection = createWorkerConnection(config.redisUrl);
@@ -69,6 +75,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     deliveryQueue,
     commands,
     startGpuWorker(backend = createGpuBackend(config.gpu, { logger })) {
+      if (!reconciler) {
+        const reconcile = () => reconcileJobs({ db: database.db, gpuQueue, delivery: deliveryQueue, logger }, RECONCILE_AFTER_MS).catch((error: unknown) => logger.warn({ err: error }, 'reconcile failed'));
+        reconciler = setInterval(() => void reconcile(), RECONCILE_EVERY_MS).unref();
+      }
       const worker = startGpuWorker(workerOptions(config.gpu.concurrency), { db: database.db, store, backend, styles, delivery: deliveryQueue, logger, markOutputs: config.markOutputs });
       workers.push(worker);
       return worker;
@@ -79,6 +89,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       return worker;
     },
     async close() {
+      clearInterval(reconciler);
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all([gpuQueue.close(), deliveryQueue.close()]);
       await Promise.all([...workerConnections, producer].map((c) => c.quit().catch(() => c.disconnect())));

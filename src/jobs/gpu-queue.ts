@@ -9,6 +9,8 @@ export interface GpuQueue {
   position(jobId: string): Promise<number>;
   /** Removes a job that has not started; false when it is running or gone. */
   remove(jobId: string): Promise<boolean>;
+  /** Whether the queue still holds the job for a worker (waiting, delayed or running), or has let it go. */
+  holds(jobId: string): Promise<boolean>;
   /** Workers listening on the queue (at least 1, for estimates). */
   workers(): Promise<number>;
   close(): Promise<void>;
@@ -53,6 +55,10 @@ export function createGpuQueue(options: GpuQueueOptions): GpuQueue & { queue: Qu
       const counts = await queue.getJobCounts('wait', 'prioritized');
       const ahead = job.opts.priority && job.opts.priority <= GPU_PRIORITY.upscale ? 0 : (counts.wait ?? 0) + (counts.prioritized ?? 0) - 1;
       return Math.max(0, ahead) + 1;
+    },
+    async holds(jobId) {
+      const state = await queue.getJobState(jobId);
+      return state !== 'unknown' && state !== 'completed' && state !== 'failed';
     },
     async remove(jobId) {
       const job = await queue.getJob(jobId);

@@ -97,7 +97,7 @@ async function resendOutcomeIfUndelivered(deps: GpuHandlerDeps, jobId: string): 
  * The queue gave up on a job (its last attempt threw, e.g. the database was down when recording the
  * result): end it as failed, refund it and tell the user, so no reservation is held forever.
  */
-export async function recordGivenUp(deps: GpuHandlerDeps, jobId: string): Promise<void> {
+export async function recordGivenUp(deps: Pick<GpuHandlerDeps, 'db' | 'delivery'>, jobId: string): Promise<void> {
   if ((await endJobWithRefund(deps.db, jobId, 'failed', 'GPU_FAILED')) !== undefined) {
     await deps.delivery.notify({ jobId, event: 'failed' });
   }
