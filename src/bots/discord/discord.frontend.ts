@@ -37,6 +37,9 @@ import { decodeCustomId, JOB_COMMANDS, messageBody, messageKey, optionsFromSlash
 import { createDiscordDeliverer, DONE_TEXT, type SignedLinks } from './discord.deliverer.js';
 import { photoOptionNames, styleSuggestions } from './slash-commands.js';
 
+/** A reaction may beat the recording of its message's id by a moment (see findResultsByMessage). */
+const REACTION_LOOKUP = { retries: 10, delayMs: 300 };
+
 /** An interaction token works for 15 minutes; it is kept a minute less, so a delivery never races its end. */
 export const TOKEN_KEEP_MS = 14 * 60 * 1000;
 
@@ -279,7 +282,7 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
     if (data.user_id === client.user?.id || data.member?.user.bot) return;
     const intent = reactionIntent(data.emoji.id ? undefined : data.emoji.name);
     if (!intent) return;
-    const results = await findResultsByMessage(app.database.db, messageKey(data.message_id));
+    const results = await findResultsByMessage(app.database.db, messageKey(data.message_id), REACTION_LOOKUP);
     const first = results[0];
     if (!first) return;
     const job = await getJob(app.database.db, first.jobId);

@@ -40,6 +40,9 @@ import {
   type ParsedCommand,
 } from './update-translation.js';
 
+/** A reaction may beat the recording of its message's id by a moment (see findResultsByMessage). */
+const REACTION_LOOKUP = { retries: 10, delayMs: 300 };
+
 /** The updates the bot asks Telegram for: messages, button presses and reactions. */
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'message_reaction'] as const;
 
@@ -300,7 +303,7 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
     if (!reaction.user || reaction.user.is_bot) return; // anonymous reactions cannot spend anyone's credits
     const intent = reactionIntent(reaction.old_reaction, reaction.new_reaction);
     if (!intent) return;
-    const [result] = await findResultsByMessage(app.database.db, messageKey(reaction.chat.id, reaction.message_id));
+    const [result] = await findResultsByMessage(app.database.db, messageKey(reaction.chat.id, reaction.message_id), REACTION_LOOKUP);
     if (!result) return; // not one of our pictures
     const job = await getJob(app.database.db, result.jobId);
     // ❤ on the 8K file is thanks, not a request; "not them" applies to portraits only.
