@@ -250,3 +250,12 @@ export async function usageSince(db: DbOrTx, since: Date): Promise<{ byStatus: R
     costUsd: rows.reduce((sum, r) => sum + Number(r.cost ?? 0), 0),
   };
 }
+
+/** Queued or running jobs that nothing has touched for `olderThanMs` (candidates for reconciliation). */
+export async function quietActiveJobs(db: DbOrTx, olderThanMs: number, limit = 500): Promise<Array<Pick<Job, 'id' | 'kind' | 'status'>>> {
+  return db
+    .select({ id: jobs.id, kind: jobs.kind, status: jobs.status })
+    .from(jobs)
+    .where(sql`status in ('queued', 'running') and coalesce(started_at, created_at) < now() - make_interval(secs => ${olderThanMs / 1000})`)
+    .limit(limit);
+}

@@ -1,6 +1,5 @@
-import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { jobs } from '../db/schema.js';
+import { quietActiveJobs } from '../db/jobs.repository.js';
 import type { Logger } from '../logger.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { recordGivenUp } from './gpu.handler.js';
@@ -21,11 +20,7 @@ export interface ReconcileDeps {
  * `olderThanMs` are looked at. Safe to run in every worker at once: each fix is conditional.
  */
 export async function reconcileJobs(deps: ReconcileDeps, olderThanMs: number): Promise<{ requeued: number; failed: number }> {
-  const stale = await deps.db
-    .select({ id: jobs.id, kind: jobs.kind, status: jobs.status })
-    .from(jobs)
-    .where(sql`status in ('queued', 'running') and coalesce(started_at, created_at) < now() - make_interval(secs => ${olderThanMs / 1000})`)
-    .limit(500);
+  const stale = await quietActiveJobs(deps.db, olderThanMs);
   let requeued = 0;
   let failed = 0;
   for (const job of stale) {
