@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readLimited } from '../../src/bots/core/photo-intake.js';
 import type { PhotoSource } from '../../src/bots/core/request.js';
 import { agree, bufferSource, chatRequest, createTestApp, type TestApp } from '../support/test-app.js';
+import { pngHeaderClaiming } from '../support/hostile-images.js';
 
 /**
  * The photo intake as a chat user meets it: a hostile corpus through /portrait, each refused with
@@ -15,24 +15,6 @@ import { agree, bufferSource, chatRequest, createTestApp, type TestApp } from '.
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
 const astronaut = readFileSync(new URL('../../samples/astronaut.jpg', import.meta.url));
 const MAX_PHOTO_BYTES = 1024 * 1024;
-
-/** A PNG that is all header: it claims width x height pixels and holds none. */
-function pngHeaderClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.alloc(0)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** An animated GIF of flat colours (no face in any frame). */
 function animatedGif(): Promise<Buffer> {

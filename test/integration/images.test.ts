@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError, type ErrorCode } from '../../src/errors.js';
@@ -24,6 +23,7 @@ import {
   type PhotoLimits,
 } from '../../src/images/index.js';
 import { superResolve } from '../../src/images/super-resolution.js';
+import { pngHeaderClaiming } from '../support/hostile-images.js';
 
 const LIMITS: PhotoLimits = { maxBytes: 20 * 1024 * 1024, maxPixels: 50_000_000 };
 const astronaut = readFileSync(new URL('../../samples/astronaut.jpg', import.meta.url));
@@ -44,25 +44,6 @@ async function codeOf(promise: Promise<unknown>): Promise<ErrorCode> {
   const appError = error as AppError;
   expect(appError.retryable).toBe(false);
   return appError.code;
-}
-
-/** A PNG made by hand: just a signature, an IHDR claiming the given size, an empty IDAT and IEND. */
-function pngHeaderClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // truecolour
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', Buffer.alloc(0)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** A three-frame animated GIF, 32x32 per frame: red, then green, then blue. */
