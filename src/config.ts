@@ -57,6 +57,9 @@ const schema = z.object({
   S3_REGION: optionalString,
   S3_ACCESS_KEY_ID: optionalString,
   S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  INPUT_RETENTION_DAYS: int(0, 7),
+  OUTPUT_RETENTION_DAYS: int(0, 30),
   GPU_BACKEND: z.enum(['local', 'replicate', 'cog', 'instant']).default('local'),
   GPU_CONCURRENCY: int(1, 2),
   GPU_ATTEMPTS: int(1, 3),
@@ -89,6 +92,10 @@ const schema = z.object({
   PUBLIC_URL: optionalUrl,
   ADMIN_IDS: adminIds,
   ADMIN_PASSWORD: optionalString,
+  LINK_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
+  FILE_LINK_TTL_HOURS: int(1, 72),
+  LIKENESS_MIN: z.coerce.number().min(0).max(100).default(60),
+  LIKENESS_RETRIES: int(0, 2),
   FREE_DAILY_CREDITS: int(0, 8),
   PRICE_PORTRAIT: int(0, 4),
   PRICE_RESTORE: int(0, 1),
@@ -111,7 +118,9 @@ export interface Config {
   redisUrl: string;
   queuePrefix: string;
   dataDir: string;
-  storage: { kind: 'fs' } | { kind: 's3'; endpoint?: string; bucket: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
+  storage: { kind: 'fs' } | { kind: 's3'; endpoint?: string; bucket: string; region?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  /** How long stored pixels are kept; 0 keeps them forever. Rows (usage) are kept either way. */
+  retention: { inputDays: number; outputDays: number };
   gpu: {
     backend: Env['GPU_BACKEND'];
     concurrency: number;
@@ -145,7 +154,16 @@ export interface Config {
   telegram?: { token: string; apiRoot: string; webhookUrl?: string; webhookSecret?: string };
   discord?: { token: string; applicationId?: string; guildId?: string; apiBase: string };
   attachmentHosts: string[];
-  http: { port: number; publicUrl?: string; adminPassword?: string };
+  http: {
+    port: number;
+    publicUrl?: string;
+    adminPassword?: string;
+    /** HMAC key of `/files/<token>` links; when unset, one is generated and shared through Redis. */
+    linkSecret?: string;
+    fileLinkTtlHours: number;
+  };
+  /** The likeness gate: variants scoring under `min` (0–100; 0 turns the gate off) are regenerated up to `retries` times. */
+  likeness: { min: number; retries: number };
   adminIds: string[];
   credits: { freeDaily: number; prices: Record<JobKind, number>; maxActiveJobsPerUser: number };
   photos: { maxBytes: number; maxPixels: number };
@@ -177,8 +195,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     storage:
       e.STORAGE === 's3'
-        ? { kind: 's3', endpoint: e.S3_ENDPOINT, bucket: e.S3_BUCKET!, region: e.S3_REGION, accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+        ? { kind: 's3', endpoint: e.S3_ENDPOINT, bucket: e.S3_BUCKET!, region: e.S3_REGION, accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY, forcePathStyle: e.S3_FORCE_PATH_STYLE }
         : { kind: 'fs' },
+    retention: { inputDays: e.INPUT_RETENTION_DAYS, outputDays: e.OUTPUT_RETENTION_DAYS },
     gpu: {
       backend: e.GPU_BACKEND,
       concurrency: e.GPU_CONCURRENCY,
@@ -205,7 +224,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : undefined,
     discord: e.DISCORD_TOKEN ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE } : undefined,
     attachmentHosts: e.ATTACHMENT_HOSTS,
-    http: { port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL, adminPassword: e.ADMIN_PASSWORD },
+    http: { port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL, adminPassword: e.ADMIN_PASSWORD, linkSecret: e.LINK_SECRET, fileLinkTtlHours: e.FILE_LINK_TTL_HOURS },
+    likeness: { min: e.LIKENESS_MIN, retries: e.LIKENESS_RETRIES },
     adminIds: e.ADMIN_IDS,
     credits: {
       freeDaily: e.FREE_DAILY_CREDITS,
@@ -225,6 +245,7 @@ export function configSecrets(config: Config): string[] {
     config.discord?.token,
     config.gpu.replicateToken,
     config.http.adminPassword,
+    config.http.linkSecret,
     config.storage.kind === 's3' ? config.storage.secretAccessKey : undefined,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -72,6 +72,10 @@ export const jobs = pgTable(
     attempts: integer('attempts').notNull().default(0),
     errorCode: text('error_code'),
     parentJobId: uuid('parent_job_id'),
+    /** Regenerations of weak variants by the likeness gate; their GPU cost is in gpuSeconds/costUsd, never charged. */
+    likenessRetries: integer('likeness_retries').notNull().default(0),
+    /** When retention (or /forget) deleted the stored input photos. */
+    inputsPurgedAt: timestamp('inputs_purged_at', { withTimezone: true }),
     createdAt: createdAt(),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
@@ -97,6 +101,12 @@ export const results = pgTable(
     height: integer('height').notNull(),
     bytes: integer('bytes').notNull(),
     platformMessageId: text('platform_message_id'),
+    /** 0–100: how much the variant's face resembles the reference photos; null when not measured. */
+    likenessScore: real('likeness_score'),
+    /** The requester's own verdict on this variant (`not_them` from 👎), beside the score. */
+    verdict: text('verdict'),
+    /** When retention deleted the stored image; the row keeps the usage. */
+    purgedAt: timestamp('purged_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('results_job_variant_uq').on(t.jobId, t.variant), index('results_message_idx').on(t.platformMessageId)],
