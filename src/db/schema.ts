@@ -143,6 +143,19 @@ export const creditLedger = pgTable(
   ],
 );
 
+/** A one-time code from `/link`: redeemed from another platform, it joins that identity's account to this one. */
+export const linkCodes = pgTable(
+  'link_codes',
+  {
+    /** sha256 of the code: a database dump does not hand out live codes. */
+    codeHash: text('code_hash').primaryKey(),
+    accountId: uuid('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('link_codes_account_idx').on(t.accountId)],
+);
+
 export type Account = typeof accounts.$inferSelect;
 export type Job = typeof jobs.$inferSelect;
 export type Result = typeof results.$inferSelect;
