@@ -26,6 +26,8 @@ export const ERROR_CODES = [
   'GPU_REJECTED_INPUT',
   'SERVICE_UNAVAILABLE',
   'UNKNOWN_COMMAND',
+  'LINK_CODE_INVALID',
+  'LINK_SAME_PLATFORM',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

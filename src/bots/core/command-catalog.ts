@@ -67,6 +67,11 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
   { command: 'history', description: 'Your recent requests', options: [] },
   { command: 'cancel', description: 'Cancel requests that have not started', options: [] },
   { command: 'forget', description: 'Delete every photo, result and record of you', options: [] },
+  {
+    command: 'link',
+    description: 'Share one account (credits, history) between Discord and Telegram',
+    options: [{ name: 'code', description: 'The code /link gave you on the other platform; leave empty to get one', kind: 'text', maxLength: 16 }],
+  },
   { command: 'help', description: 'What Likeness can do', options: [] },
   {
     command: 'admin',

@@ -13,6 +13,7 @@ import {
   stylesCommand,
 } from './commands/account.commands.js';
 import { adminCommand } from './commands/admin.command.js';
+import { linkCommand } from './commands/link.command.js';
 import { portraitCommand } from './commands/portrait.command.js';
 import { notThemCommand, rerollCommand } from './commands/reroll.command.js';
 import { restoreCommand } from './commands/restore.command.js';
@@ -37,6 +38,7 @@ const HANDLERS: Record<CommandName, CommandHandler> = {
   consent: consentCommand,
   start: startCommand,
   admin: adminCommand,
+  link: linkCommand,
 };
 
 /** Commands that use someone's photos: they need consent first and are closed to banned accounts. */

@@ -30,6 +30,8 @@ const MESSAGES: Record<ErrorCode, (d: Details) => string> = {
   GPU_REJECTED_INPUT: () => "The image service couldn't use these photos. Your credits were refunded; please try different photos.",
   SERVICE_UNAVAILABLE: () => 'Likeness is temporarily unavailable. Nothing was charged; please try again in a minute.',
   UNKNOWN_COMMAND: () => "I don't know that command. Send /help to see what I can do.",
+  LINK_CODE_INVALID: () => 'That link code is not valid: it may be mistyped, used already, or older than 10 minutes. Send /link on your other platform for a new one.',
+  LINK_SAME_PLATFORM: (d) => `Both accounts are on ${d.platform ?? 'the same platform'}. Send the code from your account on the other platform (Discord or Telegram).`,
 };
 
 /** The friendly message for an error code. */
@@ -68,5 +70,6 @@ export const HELP_TEXT = [
   '/history — your recent requests.',
   '/cancel — cancel requests that have not started.',
   '/forget — delete every photo, result and record of you.',
+  '/link — one account for Discord and Telegram: credits and history shared.',
   'Pick a favourite portrait to get it in 8K.',
 ].join('\n');

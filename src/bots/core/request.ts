@@ -1,7 +1,7 @@
 import type { Conversation } from '../../db/schema.js';
 
 export const COMMANDS = [
-  'portrait', 'restore', 'upscale', 'reroll', 'notthem', 'credits', 'history', 'cancel', 'forget', 'styles', 'help', 'consent', 'start', 'admin',
+  'portrait', 'restore', 'upscale', 'reroll', 'notthem', 'credits', 'history', 'cancel', 'forget', 'styles', 'help', 'consent', 'start', 'admin', 'link',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 

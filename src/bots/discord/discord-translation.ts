@@ -52,6 +52,8 @@ export function optionsFromSlash(command: CommandName, data: readonly OptionValu
       return { style: text('style'), subject: text('subject'), prompt: text('prompt') };
     case 'restore':
       return { colorize: byName.get('colorize') === true };
+    case 'link':
+      return { code: text('code') };
     case 'admin': {
       // A subcommand and its options → the words `/admin` takes on every platform: `grant discord:1 5`.
       const sub = data[0];

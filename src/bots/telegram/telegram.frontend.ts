@@ -197,7 +197,9 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
           ? restoreOptionsFromArgs(args)
           : command === 'admin'
             ? { args }
-            : {};
+            : command === 'link'
+              ? { code: args }
+              : {};
     return {
       platform: 'telegram',
       eventId,

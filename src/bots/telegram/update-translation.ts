@@ -45,6 +45,7 @@ export const TELEGRAM_COMMANDS: Readonly<Record<string, CommandName>> = {
   forget: 'forget',
   help: 'help',
   admin: 'admin',
+  link: 'link',
 };
 
 /** The menu set with `setMyCommands` (admin stays off it). */
@@ -56,6 +57,7 @@ export const COMMAND_MENU = [
   { command: 'history', description: 'Your recent requests' },
   { command: 'cancel', description: 'Cancel requests that have not started' },
   { command: 'forget', description: 'Delete every photo, result and record of you' },
+  { command: 'link', description: 'One account for Telegram and Discord: /link, or /link CODE' },
   { command: 'help', description: 'What I can do' },
   { command: 'start', description: 'The terms and a short guide' },
 ] as const;

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { normalizeLinkCode, newLinkCode } from '../../src/bots/core/commands/link.command.js';
+import type { Request } from '../../src/bots/core/request.js';
+import { findAccountByIdentity } from '../../src/db/accounts.repository.js';
+import { redeemLinkCode } from '../../src/db/link.repository.js';
+import { grantCredits } from '../../src/db/ledger.repository.js';
+import { agree, bufferSource, chatRequest, createTestApp, recordingDeliverer, type TestApp } from '../support/test-app.js';
+
+const astronaut = await readFile(new URL('../../samples/astronaut.jpg', import.meta.url));
+
+const as = (platform: 'telegram' | 'discord', id: string) => ({
+  platform,
+  user: { id },
+  conversation: { platform, chatId: `chat-${id}` },
+});
+
+describe('/link: one account across platforms', () => {
+  let t: TestApp;
+  let outbox: ReturnType<typeof recordingDeliverer>;
+  const send = (who: ReturnType<typeof as>, command: Request['command'], options: Request['options'] = {}) => t.app.commands.handle(chatRequest({ ...who, command, options }));
+  const codeIn = (text: string) => /([A-Z0-9]{4}-[A-Z0-9]{4})/.exec(text)![1]!;
+  const accountOf = (platform: string, userId: string) => findAccountByIdentity(t.app.database.db, { platform, userId });
+
+  beforeEach(async () => {
+    t = await createTestApp();
+    outbox = recordingDeliverer();
+    t.app.startGpuWorker();
+    t.app.startDeliveryWorker(new Map([['telegram', outbox.deliverer], ['discord', outbox.deliverer]]));
+  });
+  afterEach(() => t.cleanup());
+
+  it('joins a Telegram and a Discord identity: balances, free allowance and history are shared, the code works once', async () => {
+    const tg = as('telegram', 't-1');
+    const dc = as('discord', 'd-1');
+    await agree(t.app, 't-1', 'telegram');
+    await agree(t.app, 'd-1', 'discord');
+    // Each spends its free allowance's half today; the Discord side also holds 5 paid credits.
+    for (const who of [tg, dc]) {
+      const reply = await t.app.commands.handle(chatRequest({ ...who, command: 'portrait', photos: [bufferSource(astronaut)] }));
+      expect(reply.job, reply.text).toBeDefined();
+      await outbox.finalFor(reply.job!.id);
+    }
+    await grantCredits(t.app.database.db, (await accountOf('discord', 'd-1'))!.id, 5, 'test');
+    const telegramAccount = (await accountOf('telegram', 't-1'))!.id;
+
+    const offer = await send(tg, 'link');
+    expect(offer.ephemeral).toBe(true);
+    const code = codeIn(offer.text);
+    expect(offer.text).toContain('10 minutes');
+
+    // Typed loosely on the other platform: lower case, spaces instead of the dash.
+    const linked = await send(dc, 'link', { code: code.toLowerCase().replace('-', ' ') });
+    expect(linked.tone, linked.text).toBe('success');
+    expect(linked.text).toContain('Discord and Telegram');
+
+    expect((await accountOf('discord', 'd-1'))!.id).toBe(telegramAccount);
+    // Two 4-credit portraits were paid from two free allowances; merged, the day has one allowance, spent.
+    for (const who of [tg, dc]) {
+      const credits = await send(who, 'credits');
+      expect(credits.text).toContain('Credits: 5 · free today: 0 of 8');
+    }
+    const history = await send(dc, 'history');
+    expect(history.text.match(/portrait \(studio\) — done/g)).toHaveLength(2);
+
+    const again = await send(as('discord', 'd-2'), 'link', { code });
+    expect(again.code).toBe('LINK_CODE_INVALID');
+  });
+
+  it('refuses a code from the same platform without spending it, and one that expired', async () => {
+    const offer = await send(as('telegram', 't-2'), 'link');
+    const code = codeIn(offer.text);
+    const samePlatform = await send(as('telegram', 't-3'), 'link', { code });
+    expect(samePlatform.code).toBe('LINK_SAME_PLATFORM');
+    expect(samePlatform.text).toContain('Telegram');
+    expect((await accountOf('telegram', 't-3'))!.id).not.toBe((await accountOf('telegram', 't-2'))!.id);
+
+    const fromDiscord = await send(as('discord', 'd-3'), 'link', { code });
+    expect(fromDiscord.tone).toBe('success');
+
+    const later = codeIn((await send(as('telegram', 't-4'), 'link')).text);
+    const stranger = (await accountOf('telegram', 't-3'))!.id;
+    const expired = await redeemLinkCode(t.app.database.db, later, stranger, new Date(Date.now() + 11 * 60 * 1000));
+    expect(expired).toEqual({ status: 'invalid' });
+    expect((await send(as('discord', 'd-4'), 'link', { code: 'NOPE-NOPE' })).code).toBe('LINK_CODE_INVALID');
+  });
+
+  it('a ban on either side carries over', async () => {
+    const offer = await send(as('discord', 'd-5'), 'link');
+    const banned = as('telegram', 't-5');
+    await send(banned, 'credits'); // creates the account
+    await t.app.database.pool.query(`update accounts set banned_at = now() where id = $1`, [(await accountOf('telegram', 't-5'))!.id]);
+    await send(banned, 'link', { code: codeIn(offer.text) });
+    await agree(t.app, 'd-5', 'discord');
+    const portrait = await t.app.commands.handle(chatRequest({ ...as('discord', 'd-5'), command: 'portrait', photos: [bufferSource(astronaut)] }));
+    expect(portrait.code).toBe('BANNED');
+  });
+});
+
+describe('link codes', () => {
+  it('are 8 unambiguous characters and read back however they are typed', () => {
+    const codes = new Set(Array.from({ length: 200 }, newLinkCode));
+    expect(codes.size).toBe(200);
+    for (const code of codes) {
+      expect(code).toMatch(/^[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}$/);
+      expect(normalizeLinkCode(` ${code.toLowerCase().replace('-', '')} `)).toBe(code);
+    }
+    expect(normalizeLinkCode('ABCD-EFG0')).toBeUndefined(); // 0 is not in the alphabet
+    expect(normalizeLinkCode('ABC')).toBeUndefined();
+  });
+});
