@@ -239,18 +239,6 @@ export async function getJobByKey(db: DbOrTx, idempotencyKey: string): Promise<J
   return job;
 }
 
-/** Jobs by status, GPU seconds and cost since `since`: the operator's `/admin stats`. */
-export async function usageSince(db: DbOrTx, since: Date): Promise<{ byStatus: Record<string, number>; gpuSeconds: number; costUsd: number }> {
-  const { rows } = await db.execute<{ status: string; n: number; gpu: string | null; cost: string | null }>(sql`
-    select status, count(*)::int as n, sum(gpu_seconds) as gpu, sum(cost_usd) as cost
-    from ${jobs} where created_at >= ${since.toISOString()}::timestamptz group by status order by status`);
-  return {
-    byStatus: Object.fromEntries(rows.map((r) => [r.status, r.n])),
-    gpuSeconds: rows.reduce((sum, r) => sum + Number(r.gpu ?? 0), 0),
-    costUsd: rows.reduce((sum, r) => sum + Number(r.cost ?? 0), 0),
-  };
-}
-
 /** Queued or running jobs that nothing has touched for `olderThanMs` (candidates for reconciliation). */
 export async function quietActiveJobs(db: DbOrTx, olderThanMs: number, limit = 500): Promise<Array<Pick<Job, 'id' | 'kind' | 'status'>>> {
   return db

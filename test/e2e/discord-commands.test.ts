@@ -96,7 +96,7 @@ describe('Discord commands on a sharded bot', () => {
   it('/admin works for ADMIN_IDS only', async () => {
     const dee = fake.user('dee');
     expect((await run('admin', dee, [{ name: 'stats', type: OPTION.subcommand, options: [] }])).text).toMatch(/I don't know that command/);
-    expect((await run('admin', root, [{ name: 'stats', type: OPTION.subcommand, options: [] }])).text).toMatch(/^Last 24 h — jobs/);
+    expect((await run('admin', root, [{ name: 'stats', type: OPTION.subcommand, options: [{ name: 'days', type: OPTION.integer, value: 3 }] }])).text).toMatch(/^Usage, last 3 days \(UTC\)\nTotal — /);
     const grant = await run('admin', root, [
       {
         name: 'grant',

@@ -27,7 +27,7 @@ describe('Telegram: groups, admins and private results', () => {
     expect(await answer(bob, '/admin stats')).toMatch(/I don't know that command/);
     expect(await answer(ada, `/admin grant telegram:${bob.id} 5`)).toBe(`Granted 5 credits to telegram:${bob.id}.`);
     expect(await answer(bob, '/credits')).toMatch(/^Credits: 5 · free today: 8 of 8/);
-    expect(await answer(ada, '/admin stats')).toMatch(/^Last 24 h — jobs: none/);
+    expect(await answer(ada, '/admin stats')).toMatch(/^Usage, last 7 days \(UTC\)\nTotal — 0 jobs/);
   });
 
   it('in a group: commands for another bot are ignored; /portrait replying to a photo works; only the requester can use the buttons', async () => {

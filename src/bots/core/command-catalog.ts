@@ -96,7 +96,11 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
         ],
       },
       { name: 'unban', description: 'Lift a ban', options: [{ name: 'user', description: 'A user id, a mention, or platform:id', kind: 'text', required: true }] },
-      { name: 'stats', description: 'Jobs, GPU time and cost of the last 24 hours', options: [] },
+      {
+        name: 'stats',
+        description: 'Jobs, GPU time and cost by day, backend and user',
+        options: [{ name: 'days', description: 'How many days back (default 7, at most 90)', kind: 'integer' }],
+      },
     ],
   },
 ];

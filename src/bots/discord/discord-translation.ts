@@ -60,7 +60,7 @@ export function optionsFromSlash(command: CommandName, data: readonly OptionValu
       if (!sub) return { args: '' };
       const values = new Map((sub.options ?? []).map((o) => [o.name, o.value]));
       const who = values.get('user');
-      const words = [sub.name, who === undefined ? undefined : adminUserArg(String(who)), values.get('credits'), values.get('reason')];
+      const words = [sub.name, who === undefined ? undefined : adminUserArg(String(who)), values.get('credits'), values.get('reason'), values.get('days')];
       return { args: words.filter((w) => w !== undefined && w !== '').join(' ') };
     }
     default:

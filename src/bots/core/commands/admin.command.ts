@@ -1,6 +1,6 @@
 import { resolveAccount, setBanned } from '../../../db/accounts.repository.js';
-import { usageSince } from '../../../db/jobs.repository.js';
 import { grantCredits } from '../../../db/ledger.repository.js';
+import { usageReport, type UsageLine, type UsageReport } from '../../../db/usage.repository.js';
 import { AppError } from '../../../errors.js';
 import type { CommandHandler } from '../context.js';
 import { info, success } from '../reply.js';
@@ -11,23 +11,28 @@ export type AdminAction =
   | { action: 'grant'; user: { platform: string; userId: string }; amount: number }
   | { action: 'ban'; user: { platform: string; userId: string }; reason?: string }
   | { action: 'unban'; user: { platform: string; userId: string } }
-  | { action: 'stats' };
+  | { action: 'stats'; days: number };
 
 export const ADMIN_USAGE = [
   'Admin commands:',
   '/admin grant <user> <credits> — add (or with a minus, remove) paid credits',
   '/admin ban <user> [reason] · /admin unban <user>',
-  '/admin stats — jobs, GPU time and cost of the last 24 hours',
+  '/admin stats [days] — jobs, GPU time and cost by day, backend and user (default: 7 days)',
   '<user> is platform:id (telegram:123) or an id on this platform.',
 ].join('\n');
+
+const DEFAULT_STATS_DAYS = 7;
+const MAX_STATS_DAYS = 90;
 
 /** Pure: the words after `/admin` → an action, or undefined when they make no sense. */
 export function parseAdminArgs(args: string, platform: Platform): AdminAction | undefined {
   const [verb, who, ...rest] = args.trim().split(/\s+/).filter(Boolean);
   const user = who ? parseUser(who, platform) : undefined;
   switch (verb?.toLowerCase()) {
-    case 'stats':
-      return { action: 'stats' };
+    case 'stats': {
+      const days = who === undefined ? DEFAULT_STATS_DAYS : Number(who);
+      return Number.isInteger(days) && days >= 1 && days <= MAX_STATS_DAYS ? { action: 'stats', days } : undefined;
+    }
     case 'grant': {
       const amount = Number(rest[0]);
       return user && Number.isInteger(amount) && amount !== 0 && Math.abs(amount) <= 1_000_000 ? { action: 'grant', user, amount } : undefined;
@@ -53,14 +58,16 @@ export const adminCommand: CommandHandler = async (ctx) => {
   if (!deps.config.adminIds.includes(`${request.platform}:${request.user.id}`)) throw new AppError('UNKNOWN_COMMAND', 'not an admin');
   const parsed = parseAdminArgs(String(request.options?.args ?? ''), request.platform);
   if (!parsed) return info(ADMIN_USAGE, { ephemeral: true });
+  const admin = `${request.platform}:${request.user.id}`;
   if (parsed.action === 'stats') {
-    const usage = await usageSince(deps.db, new Date(ctx.now.getTime() - 24 * 3600 * 1000));
-    const byStatus = Object.entries(usage.byStatus).map(([status, n]) => `${status} ${n}`).join(' · ') || 'none';
-    return info(`Last 24 h — jobs: ${byStatus}\nGPU time: ${usage.gpuSeconds.toFixed(1)} s · cost: $${usage.costUsd.toFixed(2)}`, { ephemeral: true });
+    ctx.logger.info({ admin, action: 'stats', days: parsed.days }, 'admin action');
+    // Whole UTC days: "7 days" is today and the six before it.
+    const since = new Date(Date.UTC(ctx.now.getUTCFullYear(), ctx.now.getUTCMonth(), ctx.now.getUTCDate() - (parsed.days - 1)));
+    return info(formatUsageReport(await usageReport(deps.db, since), parsed.days), { ephemeral: true });
   }
   const name = `${parsed.user.platform}:${parsed.user.userId}`;
   const account = await resolveAccount(deps.db, parsed.user);
-  ctx.logger.info({ admin: `${request.platform}:${request.user.id}`, action: parsed.action, user: name }, 'admin action');
+  ctx.logger.info({ admin, action: parsed.action, user: name, ...(parsed.action === 'grant' ? { amount: parsed.amount } : {}) }, 'admin action');
   switch (parsed.action) {
     case 'grant':
       await grantCredits(deps.db, account.id, parsed.amount, `admin ${request.platform}:${request.user.id}`);
@@ -73,3 +80,22 @@ export const adminCommand: CommandHandler = async (ctx) => {
       return success(`${name} is no longer banned.`, { ephemeral: true });
   }
 };
+
+const usageLine = (l: UsageLine) => `• ${l.key} — ${l.jobs} job${l.jobs === 1 ? '' : 's'} · GPU ${l.gpuSeconds.toFixed(1)} s · $${l.costUsd.toFixed(2)}`;
+
+/** Pure: the usage report as a chat message (short enough for Discord's 2000 characters). */
+export function formatUsageReport(report: UsageReport, days: number): string {
+  const byStatus = Object.entries(report.byStatus)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, n]) => `${status} ${n}`)
+    .join(' · ');
+  const lines = [
+    `Usage, last ${days} day${days === 1 ? '' : 's'} (UTC)`,
+    `Total — ${report.total.jobs} jobs${byStatus ? ` (${byStatus})` : ''} · GPU ${report.total.gpuSeconds.toFixed(1)} s · $${report.total.costUsd.toFixed(2)}`,
+  ];
+  if (report.total.jobs === 0) return lines.join('\n');
+  lines.push('By day:', ...report.byDay.slice(0, 14).map(usageLine));
+  lines.push('By backend:', ...report.byBackend.map(usageLine));
+  lines.push('Top users:', ...report.topUsers.map(usageLine));
+  return lines.join('\n');
+}
