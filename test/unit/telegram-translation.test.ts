@@ -52,7 +52,7 @@ describe('commands in text and captions', () => {
     expect(parseAdminArgs('grant telegram:42 10', 'telegram')).toEqual({ action: 'grant', user: { platform: 'telegram', userId: '42' }, amount: 10 });
     expect(parseAdminArgs('grant 42 -3', 'telegram')).toEqual({ action: 'grant', user: { platform: 'telegram', userId: '42' }, amount: -3 });
     expect(parseAdminArgs('ban discord:7 spam and abuse', 'telegram')).toEqual({ action: 'ban', user: { platform: 'discord', userId: '7' }, reason: 'spam and abuse' });
-    expect(parseAdminArgs('stats', 'telegram')).toEqual({ action: 'stats' });
+    expect(parseAdminArgs('stats', 'telegram')).toEqual({ action: 'stats', days: 7 });
     for (const bad of ['', 'grant 42', 'grant 42 lots', 'unban', 'launch']) expect(parseAdminArgs(bad, 'telegram')).toBeUndefined();
   });
 });

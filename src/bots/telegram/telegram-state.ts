@@ -3,6 +3,16 @@ import type { createProducerConnection } from '../../jobs/redis.js';
 
 type Redis = ReturnType<typeof createProducerConnection>;
 
+/** A photo request that met the terms card: what "I agree" needs to run it after all. */
+export interface HeldRequest {
+  /** The original event id: pressing "I agree" twice still makes one job. */
+  eventId: string;
+  /** The message that carried the command (its caption or text). */
+  message: Message;
+  /** The messages whose photos it uses (the album, or the message itself). */
+  photos: Message[];
+}
+
 /** One message of an album (messages sharing a `media_group_id`), as received. */
 export interface AlbumPart {
   updateId: number;
@@ -28,11 +38,16 @@ export interface TelegramState {
   /** Steps of a job's delivery already done (e.g. `media` → message ids), so a retried delivery resumes instead of repeating. */
   deliverySteps(jobId: string): Promise<Record<string, string>>;
   recordDeliveryStep(jobId: string, step: string, value: string): Promise<void>;
+  /** Keeps a request that waited for the terms, for a while; a newer one replaces it. */
+  holdForConsent(userId: string, held: HeldRequest): Promise<void>;
+  /** The request that waited for this user's consent, handed out once. */
+  takeHeldForConsent(userId: string): Promise<HeldRequest | undefined>;
   close(): Promise<void>;
 }
 
 const DAY_S = 24 * 3600;
 const ALBUM_TTL_MS = 10 * 60 * 1000;
+const HELD_TTL_S = 15 * 60;
 
 /** The shared state in Redis, every key under `namespace` (e.g. `likeness:tg:<bot id>`). */
 export function createRedisTelegramState(redis: Redis, namespace: string): TelegramState {
@@ -63,6 +78,13 @@ export function createRedisTelegramState(redis: Redis, namespace: string): Teleg
       const hash = key('delivery', jobId);
       await redis.multi().hset(hash, step, value).expire(hash, 7 * DAY_S).exec();
     },
+    async holdForConsent(userId, held) {
+      await redis.set(key('held', userId), JSON.stringify(held), 'EX', HELD_TTL_S);
+    },
+    async takeHeldForConsent(userId) {
+      const raw = await redis.getdel(key('held', userId));
+      return raw ? (JSON.parse(raw) as HeldRequest) : undefined;
+    },
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },
@@ -75,6 +97,7 @@ export function createMemoryTelegramState(): TelegramState {
   const albums = new Map<string, AlbumPart[]>();
   const claimed = new Set<string>();
   const steps = new Map<string, Record<string, string>>();
+  const held = new Map<string, HeldRequest>();
   return {
     async firstSeen(updateId) {
       if (seen.has(updateId)) return false;
@@ -100,6 +123,14 @@ export function createMemoryTelegramState(): TelegramState {
     deliverySteps: async (jobId) => ({ ...steps.get(jobId) }),
     async recordDeliveryStep(jobId, step, value) {
       steps.set(jobId, { ...steps.get(jobId), [step]: value });
+    },
+    async holdForConsent(userId, request) {
+      held.set(userId, structuredClone(request));
+    },
+    async takeHeldForConsent(userId) {
+      const request = held.get(userId);
+      held.delete(userId);
+      return request;
     },
     async close() {},
   };

@@ -167,13 +167,14 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
    * its id travels with the job, and it becomes the command layer's answer ("queued — position N",
    * or why not). Whoever delivers later edits the same message.
    */
-  async function runJobRequest(request: Request, statusText: string): Promise<void> {
+  async function runJobRequest(request: Request, statusText: string): Promise<Reply> {
     const status = await sendText(api, request.conversation, statusText);
     const conversation: Conversation = { ...request.conversation, statusMessageId: String(status.message_id) };
     const reply = await app.commands.handle({ ...request, conversation });
     const markup = inlineKeyboardOf(reply.buttons, request.user.id);
     if (!(await editStatus(api, conversation, reply.text, markup))) await sendText(api, request.conversation, reply.text, markup);
     if (reply.job) await reconcileStatus(reply.job.id, conversation);
+    return reply;
   }
 
   /**
@@ -228,8 +229,10 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
     let files = photos.flatMap((m) => fileRefOf(m) ?? []);
     if (files.length === 0) files = [fileRefOf(message.reply_to_message)].flatMap((f) => f ?? []);
     request.photos = files.map((file, i) => telegramPhotoSource(fileDeps, file, `photo ${i + 1}`));
-    if (files.length === 0) await sendReply(request.conversation, await app.commands.handle(request), request.user.id);
-    else await runJobRequest(request, checkingText(files.length));
+    if (files.length === 0) return sendReply(request.conversation, await app.commands.handle(request), request.user.id);
+    const reply = await runJobRequest(request, checkingText(files.length));
+    // A first-time user met the terms card: once they agree, this request runs without being sent again.
+    if (reply.code === 'CONSENT_REQUIRED') await shared.holdForConsent(request.user.id, { eventId, message, photos: [...photos] });
   }
 
   async function onMessage(ctx: Context & { message: Message }): Promise<void> {
@@ -291,13 +294,21 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
       command: press.command,
       target: press.target,
     };
-    if (JOB_BUTTONS.has(press.command)) return runJobRequest(request, ONE_MOMENT_TEXT);
+    if (JOB_BUTTONS.has(press.command)) return void (await runJobRequest(request, ONE_MOMENT_TEXT));
     const reply = await app.commands.handle(request);
     // A one-time question (the terms, "delete everything?") loses its button once answered.
     if (reply.tone !== 'error' && (press.command === 'consent' || press.command === 'forget')) {
       await api.editMessageReplyMarkup(message.chat.id, message.message_id).catch(() => undefined);
     }
     await sendReply(conversation, reply, presser);
+    if (press.command === 'consent' && reply.tone !== 'error') await runHeldRequest(presser);
+  }
+
+  /** The photo request that waited for the terms, run now that they are accepted. */
+  async function runHeldRequest(userId: string): Promise<void> {
+    const held = await shared.takeHeldForConsent(userId);
+    const parsed = held && parseCommand(held.message.text ?? held.message.caption);
+    if (held && parsed) await handleCommand(held.message, parsed, held.eventId, held.photos);
   }
 
   async function onReaction(ctx: Context): Promise<void> {
