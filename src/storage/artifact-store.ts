@@ -11,6 +11,8 @@ export interface ArtifactStore {
   delete(key: string): Promise<void>;
   /** Deletes every key under `prefix` (a folder-like `inputs/<job>/`). */
   deletePrefix(prefix: string): Promise<void>;
+  /** Releases connections, for stores that hold some (S3); the store is not used afterwards. */
+  close?(): void;
 }
 
 export class ArtifactNotFoundError extends Error {
