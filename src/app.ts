@@ -8,6 +8,7 @@ import type { GpuBackend } from './gpu/backend.js';
 import { createGpuBackend } from './gpu/create-backend.js';
 import { createStyleCatalog, type StyleCatalog } from './gpu/styles.js';
 import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.js';
+import type { DeliveryObserver } from './jobs/delivery.handler.js';
 import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
 import { reconcileJobs } from './jobs/reconcile.js';
 import { createProducerConnection, createWorkerConnection } from './jobs/redis.js';
@@ -28,8 +29,8 @@ export interface App {
   commands: CommandLayer;
   /** Starts a `gpu` worker on `backend` (default: the configured one). */
   startGpuWorker(backend?: GpuBackend): QueueWorker;
-  /** Starts the `delivery` worker for the given platforms. */
-  startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>): QueueWorker;
+  /** Starts the `delivery` worker for the given platforms; `observer` sees each delivered job (metrics). */
+  startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>, observer?: DeliveryObserver): QueueWorker;
   /** Lets running jobs finish (up to the lock time), then closes workers, queues and connections. */
   close(): Promise<void>;
 }
@@ -83,8 +84,8 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       workers.push(worker);
       return worker;
     },
-    startDeliveryWorker(deliverers) {
-      const worker = startDeliveryWorker(workerOptions(16), { db: database.db, styles, deliverers, logger });
+    startDeliveryWorker(deliverers, observer) {
+      const worker = startDeliveryWorker(workerOptions(16), { db: database.db, styles, deliverers, logger, observer });
       workers.push(worker);
       return worker;
     },

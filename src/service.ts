@@ -3,7 +3,9 @@ import type { Deliverer } from './bots/core/deliverer.js';
 import { createDiscordFrontend, type DiscordFrontend } from './bots/discord/index.js';
 import { createTelegramFrontend, type TelegramFrontend } from './bots/telegram/telegram.frontend.js';
 import type { Config } from './config.js';
+import { registerOperations } from './http/operations.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
+import type { DeliveryObserver } from './jobs/delivery.handler.js';
 import { createProducerConnection } from './jobs/redis.js';
 import type { Logger } from './logger.js';
 
@@ -12,6 +14,8 @@ export type ServiceRole = 'serve' | 'worker' | 'all';
 /** The chat side of a process: HTTP server, front-ends for whichever tokens are set, and their deliverers. */
 interface ChatSide {
   deliverers: Map<string, Deliverer>;
+  /** The metrics' view of the delivery worker. */
+  deliveryObserver: DeliveryObserver;
   start(): Promise<void>;
   /** Stop taking requests; deliveries still work until the app closes. */
   stop(): Promise<void>;
@@ -21,27 +25,29 @@ interface ChatSide {
 
 function createChatSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger): ChatSide {
   const http: HttpServer = createHttpServer({ logger });
-  http.route('GET', '/healthz', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-  });
+  // One connection for the chat side: readiness pings, the shared link secret, Discord's state.
+  const redis = createProducerConnection(config.redisUrl);
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis (chat side) connection error'));
+  const operations = registerOperations(http, { app, redis });
+  const { links, deliveryObserver } = operations;
+  if (!config.http.publicUrl) logger.warn('PUBLIC_URL is not set: results too large for a chat cannot be offered as download links');
   const deliverers = new Map<string, Deliverer>();
   let telegram: TelegramFrontend | undefined;
   let discord: DiscordFrontend | undefined;
-  const discordRedis = config.discord ? createProducerConnection(config.redisUrl) : undefined;
-  discordRedis?.on('error', (error) => logger.warn({ err: error }, 'redis (discord) connection error'));
 
   if (config.telegram) {
-    telegram = createTelegramFrontend({ app, config, logger, http });
+    telegram = createTelegramFrontend({ app, config, logger, http, links });
     deliverers.set('telegram', telegram.deliverer);
   }
-  if (config.discord && discordRedis) {
-    discord = createDiscordFrontend({ app, config, logger, redis: discordRedis });
+  if (config.discord) {
+    discord = createDiscordFrontend({ app, config, logger, redis, links });
     deliverers.set('discord', discord.deliverer);
   }
   if (deliverers.size === 0) logger.warn('no chat platform configured (TELEGRAM_BOT_TOKEN, DISCORD_TOKEN): only the CLI front-end can make requests');
 
   return {
     deliverers,
+    deliveryObserver,
     async start() {
       await http.listen(config.http.port);
       await telegram?.start();
@@ -52,8 +58,9 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
     },
     async close() {
       await telegram?.close();
-      await discordRedis?.quit().catch(() => discordRedis.disconnect());
       await http.close();
+      await operations.close();
+      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }
@@ -64,7 +71,7 @@ export async function runService(role: ServiceRole, config: Config, logger: Logg
   if (role !== 'serve') app.startGpuWorker();
   const chat = role !== 'worker' ? createChatSide(app, config, logger) : undefined;
   if (chat) {
-    app.startDeliveryWorker(chat.deliverers);
+    app.startDeliveryWorker(chat.deliverers, chat.deliveryObserver);
     await chat.start();
   }
   logger.info({ role, backend: config.gpu.backend, platforms: [...(chat?.deliverers.keys() ?? [])] }, 'likeness started');

@@ -5,15 +5,21 @@ import type { Logger } from '../logger.js';
 /** Handles one request; a throw becomes a logged 500 (the error is never shown to the client). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
 
 /** Where features add their routes (health, metrics, admin, downloads, the Telegram webhook). */
 export interface HttpRouter {
   /** Registers `handler` for an exact path (no query string); a path registered twice for one method is a bug and throws. */
   route(method: HttpMethod, path: string, handler: RouteHandler): void;
+  /**
+   * Registers `handler` for `prefix` itself and every path below it (`/files` serves `/files/abc`,
+   * not `/filesystem`); `'*'` takes every method. Exact routes win over prefixes, and the longest
+   * prefix wins over shorter ones. Registering one prefix twice for one method throws.
+   */
+  routePrefix(method: HttpMethod | '*', prefix: string, handler: RouteHandler): void;
 }
 
-/** The service's HTTP server: a tiny exact-path router over node:http. */
+/** The service's HTTP server: a tiny router (exact paths, then path prefixes) over node:http. */
 export interface HttpServer extends HttpRouter {
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(port: number, host?: string): Promise<number>;
@@ -53,24 +59,39 @@ export function respond(res: ServerResponse, status: number, body: unknown = '')
   res.end(payload);
 }
 
+/** Whether `path` is `prefix` or lies below it (`/files` covers `/files/x`, not `/filesx`). */
+export function underPrefix(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`);
+}
+
 export function createHttpServer(options: { logger: Logger }): HttpServer {
   const routes = new Map<string, Map<string, RouteHandler>>();
+  /** Longest first, so the most specific prefix answers. */
+  const prefixes: Array<{ prefix: string; byMethod: Map<string, RouteHandler> }> = [];
   const logger = options.logger.child({ component: 'http' });
+
+  /** The handlers for a path (by method) and the pattern that matched; the pattern, not the path, is logged (paths may carry tokens). */
+  const match = (path: string): { byMethod: Map<string, RouteHandler>; pattern: string } | undefined => {
+    const exact = routes.get(path);
+    if (exact) return { byMethod: exact, pattern: path };
+    const found = prefixes.find((p) => underPrefix(path, p.prefix));
+    return found && { byMethod: found.byMethod, pattern: `${found.prefix}/*` };
+  };
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const byMethod = routes.get(path);
-    const handler = byMethod?.get(req.method ?? 'GET');
-    if (!byMethod) return respond(res, 404, 'not found');
+    const matched = match(path);
+    if (!matched) return respond(res, 404, 'not found');
+    const handler = matched.byMethod.get(req.method ?? 'GET') ?? matched.byMethod.get('*');
     if (!handler) {
-      res.setHeader('allow', [...byMethod.keys()].join(', '));
+      res.setHeader('allow', [...matched.byMethod.keys()].join(', '));
       return respond(res, 405, 'method not allowed');
     }
     Promise.resolve()
       .then(() => handler(req, res))
       .catch((error: unknown) => {
         if (error instanceof BodyTooLargeError) return respond(res, 413, 'payload too large');
-        logger.error({ err: error, method: req.method, path }, 'http handler failed');
+        logger.error({ err: error, method: req.method, route: matched.pattern }, 'http handler failed');
         respond(res, 500, 'internal error');
       });
   });
@@ -85,6 +106,18 @@ export function createHttpServer(options: { logger: Logger }): HttpServer {
       if (byMethod.has(method)) throw new Error(`route ${method} ${path} is already registered`);
       byMethod.set(method, handler);
       routes.set(path, byMethod);
+    },
+    routePrefix(method, prefix, handler) {
+      const normalized = prefix.replace(/\/+$/, '');
+      if (!normalized.startsWith('/')) throw new Error(`route prefix ${prefix} must start with /`);
+      let entry = prefixes.find((p) => p.prefix === normalized);
+      if (!entry) {
+        entry = { prefix: normalized, byMethod: new Map() };
+        prefixes.push(entry);
+        prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
+      }
+      if (entry.byMethod.has(method)) throw new Error(`route ${method} ${normalized}/* is already registered`);
+      entry.byMethod.set(method, handler);
     },
     listen(port, host) {
       return new Promise((resolve, reject) => {

@@ -3,9 +3,32 @@ import { failedReply, progressReply, succeededReply } from '../bots/core/job-upd
 import type { Db } from '../db/client.js';
 import { getJob, markDelivered } from '../db/jobs.repository.js';
 import { resultsOfJob } from '../db/results.repository.js';
+import type { Job } from '../db/schema.js';
 import type { StyleCatalog } from '../gpu/styles.js';
 import type { Logger } from '../logger.js';
-import type { DeliveryJobData } from './job-schemas.js';
+import type { DeliveryEvent, DeliveryJobData } from './job-schemas.js';
+
+/** A job whose outcome has just reached its conversation, as metrics see it. */
+export interface DeliveredJob {
+  kind: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled';
+  platform: string;
+  /** From the request to the first GPU attempt; undefined when it never started. */
+  queueWaitSeconds?: number;
+  /** From the first GPU attempt to the outcome (retries included); undefined when it never started. */
+  runSeconds?: number;
+}
+
+/**
+ * Hooks for the bots process's metrics. The delivery worker sees every finished job of the
+ * platforms it serves, so this is where per-job durations are observed. Hooks must not throw.
+ */
+export interface DeliveryObserver {
+  /** Once per job, when its outcome has been delivered and recorded (`delivered_at`). */
+  jobDelivered?(job: DeliveredJob): void;
+  /** A delivery attempt threw; the queue retries it with backoff until its attempts run out. */
+  deliveryFailed?(failure: { platform: string; event: DeliveryEvent }): void;
+}
 
 export interface DeliveryHandlerDeps {
   db: Db;
@@ -13,6 +36,20 @@ export interface DeliveryHandlerDeps {
   /** By platform: the deliverers this process can speak for. */
   deliverers: ReadonlyMap<string, Deliverer>;
   logger: Logger;
+  observer?: DeliveryObserver;
+}
+
+const secondsBetween = (from: Date | null, to: Date | null): number | undefined => (from && to ? Math.max(0, (to.getTime() - from.getTime()) / 1000) : undefined);
+
+/** What metrics learn from a job row whose outcome was delivered. */
+export function deliveredJobOf(job: Pick<Job, 'kind' | 'status' | 'createdAt' | 'startedAt' | 'finishedAt'>, platform: string): DeliveredJob {
+  return {
+    kind: job.kind,
+    outcome: job.status === 'succeeded' || job.status === 'cancelled' ? job.status : 'failed',
+    platform,
+    queueWaitSeconds: secondsBetween(job.createdAt, job.startedAt),
+    runSeconds: secondsBetween(job.startedAt, job.finishedAt),
+  };
 }
 
 export type DeliveryOutcome = 'delivered' | 'skipped';
@@ -36,20 +73,28 @@ export async function handleDelivery(deps: DeliveryHandlerDeps, data: DeliveryJo
   if (data.event !== 'started' && job.deliveredAt) return 'skipped';
   if (data.event === 'started' && job.status !== 'running') return 'skipped'; // the outcome is already on its way
 
-  const deliverer = deps.deliverers.get(job.conversation.platform);
-  if (!deliverer) throw new NoDelivererError(job.conversation.platform);
+  const { conversation } = job;
+  const platform = conversation.platform;
+  try {
+    const deliverer = deps.deliverers.get(platform);
+    if (!deliverer) throw new NoDelivererError(platform);
 
-  if (data.event === 'started') {
-    await deliverer.deliver(job.conversation, progressReply(job), 'progress', job.id);
-    return 'delivered';
+    if (data.event === 'started') {
+      await deliverer.deliver(conversation, progressReply(job), 'progress', job.id);
+      return 'delivered';
+    }
+    const reply = data.event === 'succeeded' ? succeededReply(job, results, deps.styles) : failedReply(job);
+    const posted = await deliverer.deliver(conversation, reply, 'final', job.id);
+    const shown = (reply.images ?? []).flatMap((image, i) => {
+      const messageId = posted.imageMessageIds[i];
+      return image.resultId && messageId ? [{ resultId: image.resultId, messageId }] : [];
+    });
+    await markDelivered(deps.db, job.id, shown);
+  } catch (error) {
+    deps.observer?.deliveryFailed?.({ platform, event: data.event });
+    throw error;
   }
-  const reply = data.event === 'succeeded' ? succeededReply(job, results, deps.styles) : failedReply(job);
-  const posted = await deliverer.deliver(job.conversation, reply, 'final', job.id);
-  const shown = (reply.images ?? []).flatMap((image, i) => {
-    const messageId = posted.imageMessageIds[i];
-    return image.resultId && messageId ? [{ resultId: image.resultId, messageId }] : [];
-  });
-  await markDelivered(deps.db, job.id, shown);
-  deps.logger.info({ jobId: job.id, event: data.event, platform: job.conversation.platform }, 'delivered');
+  deps.observer?.jobDelivered?.(deliveredJobOf(job, platform));
+  deps.logger.info({ jobId: job.id, event: data.event, platform }, 'delivered');
   return 'delivered';
 }

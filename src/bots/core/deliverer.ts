@@ -12,3 +12,9 @@ export type DeliveryKind = 'progress' | 'final';
 export interface Deliverer {
   deliver(conversation: Conversation, reply: Reply, kind: DeliveryKind, jobId: string): Promise<{ imageMessageIds: (string | undefined)[] }>;
 }
+
+/** Links to files too large for a chat: the HTTP server's signed, expiring downloads (`/files/<token>`). */
+export interface SignedLinks {
+  /** A time-limited download URL for an artifact, or undefined when none can be made (no PUBLIC_URL). */
+  urlFor(artifactKey: string, filename: string): Promise<string | undefined>;
+}

@@ -4,17 +4,13 @@ import type { Conversation } from '../../db/schema.js';
 import { encodeToFit, LIKENESS_CREDIT, PLATFORM_RULES } from '../../images/index.js';
 import type { Logger } from '../../logger.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
-import type { Deliverer } from '../core/deliverer.js';
+import type { Deliverer, SignedLinks } from '../core/deliverer.js';
 import type { Reply, ReplyImage } from '../core/reply.js';
 import { isClosedToBot, isMessageGone, isTokenExpired, safeDiscordError } from './discord-errors.js';
 import type { DiscordState, InteractionFacts } from './discord-state.js';
 import { mentioning, messageBody, messageKey, pickReactionsFor, reactionRouteEmoji, type MessageBody } from './discord-translation.js';
 
-/** Links to files too large to upload (the HTTP server's signed downloads). */
-export interface SignedLinks {
-  /** A time-limited download URL for an artifact, or undefined when none can be made (no PUBLIC_URL). */
-  urlFor(artifactKey: string, filename: string): Promise<string | undefined>;
-}
+export type { SignedLinks } from '../core/deliverer.js';
 
 export interface DiscordDelivererDeps {
   /** REST with the bot token; interaction webhooks are called without it. */

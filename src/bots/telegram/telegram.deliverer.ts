@@ -3,18 +3,14 @@ import type { InlineKeyboardMarkup, Message } from 'grammy/types';
 import type { Conversation, Job } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
-import type { Deliverer } from '../core/deliverer.js';
+import type { Deliverer, SignedLinks } from '../core/deliverer.js';
 import type { Reply, ReplyImage } from '../core/reply.js';
 import { DONE_PRIVATELY_TEXT, DONE_TEXT, PROVENANCE_CAPTION, REACTION_HINT, workingText } from './status-text.js';
 import { fitDocument, fitPhoto } from './telegram-media.js';
 import type { TelegramState } from './telegram-state.js';
 import { inlineKeyboardOf, messageKey } from './update-translation.js';
 
-/** Links to files too large to send (the HTTP server's signed downloads). */
-export interface SignedLinks {
-  /** A time-limited download URL for an artifact, or undefined when none can be made (no PUBLIC_URL). */
-  urlFor(artifactKey: string, filename: string): Promise<string | undefined>;
-}
+export type { SignedLinks } from '../core/deliverer.js';
 
 export interface TelegramDelivererDeps {
   api: Api;
