@@ -1,50 +1,22 @@
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Events,
-  GatewayDispatchEvents,
-  MessageFlags,
-  RESTEvents,
-  Routes,
-  type AutocompleteInteraction,
-  type ButtonInteraction,
-  type ChatInputCommandInteraction,
-  type Client,
-  type GatewayMessageReactionAddDispatchData,
-  type Interaction,
-  type RepliableInteraction,
-} from 'discord.js';
+import { Events, GatewayDispatchEvents, RESTEvents, type Client, type GatewayMessageReactionAddDispatchData } from 'discord.js';
 import type { Redis } from 'ioredis';
 import type { App } from '../../app.js';
 import type { Config } from '../../config.js';
-import { getJob } from '../../db/jobs.repository.js';
-import { findResultsByMessage } from '../../db/results.repository.js';
-import type { Conversation } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import { COMMAND_CATALOG } from '../core/command-catalog.js';
 import type { Deliverer } from '../core/deliverer.js';
-import { failedReply } from '../core/job-updates.js';
-import { apology, messageFor } from '../core/messages.js';
-import type { Reply } from '../core/reply.js';
-import type { CommandName, PhotoSource, Request } from '../core/request.js';
 import { createAckFirst } from './ack-first.js';
-import { attachmentPolicy, discordPhotoSource, type AttachmentPolicy } from './attachments.js';
+import { attachmentPolicy, type AttachmentPolicy } from './attachments.js';
 import { createDiscordClient, createDiscordRest, type ShardingOptions } from './discord-client.js';
-import { isStaleInteraction, safeDiscordError } from './discord-errors.js';
+import { safeDiscordError } from './discord-errors.js';
 import { createRedisDiscordState, type DiscordState } from './discord-state.js';
-import { decodeCustomId, JOB_COMMANDS, messageBody, messageKey, optionsFromSlash, reactionIntent, SLASH_COMMANDS } from './discord-translation.js';
-import { createDiscordDeliverer, DONE_TEXT, type SignedLinks } from './discord.deliverer.js';
-import { photoOptionNames, styleSuggestions } from './slash-commands.js';
+import { createDiscordDeliverer, type SignedLinks } from './discord.deliverer.js';
+import { createInteractionAnswer } from './interaction-answer.js';
+import { createInteractionHandler } from './interaction-handlers.js';
+import { createReactionHandler } from './reaction-handler.js';
 
-/** A reaction may beat the recording of its message's id by a moment (see findResultsByMessage). */
-const REACTION_LOOKUP = { retries: 10, delayMs: 300 };
-
-/** An interaction token works for 15 minutes; it is kept a minute less, so a delivery never races its end. */
-export const TOKEN_KEEP_MS = 14 * 60 * 1000;
-
-/** Said on the bot's own status message when a reaction asks for work. */
-const ONE_MOMENT_TEXT = '⏳ One moment…';
+export { TOKEN_KEEP_MS } from './interaction-answer.js';
 
 /** Knobs with production defaults; tests turn some of them. */
 export interface DiscordTuning extends ShardingOptions {
@@ -82,11 +54,6 @@ export interface DiscordFrontend {
   stop(): Promise<void>;
 }
 
-/** The option names that carry photos, per command (`photo1`…`photo4`, `photo`). */
-const PHOTO_OPTIONS: ReadonlyMap<CommandName, string[]> = new Map(
-  COMMAND_CATALOG.map((entry) => [entry.command, entry.options.filter((o) => o.kind === 'photos').flatMap((o) => photoOptionNames(o))]),
-);
-
 /**
  * Builds the discord.js front-end over the command layer. Every interaction is acknowledged
  * (deferred, ephemerally) before anything is awaited, then answered by editing that reply: the
@@ -121,236 +88,9 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
     void work.finally(() => inFlight.delete(work));
   };
 
-  // ---------- acknowledging ----------
-
-  /** Waits for the acknowledgement; false when Discord refused it (a replay, or too late): nothing more to do then. */
-  async function acknowledged(ack: Promise<unknown>, log: Logger, started: number): Promise<boolean> {
-    try {
-      await ack;
-      log.debug({ ackMs: Math.round(performance.now() - started) }, 'interaction acknowledged');
-      return true;
-    } catch (error) {
-      if (isStaleInteraction(error)) log.info({ err: safeDiscordError(error) }, 'interaction already acknowledged or expired; ignored');
-      else log.warn({ err: safeDiscordError(error) }, 'could not acknowledge an interaction');
-      return false;
-    }
-  }
-
-  /** Keeps the follow-up token (and the upload limit) for the delivery, before the job exists: a fast job may finish before the reply. */
-  async function rememberToken(interaction: RepliableInteraction): Promise<void> {
-    await state.rememberInteraction(
-      interaction.id,
-      { applicationId: interaction.applicationId, token: interaction.token, attachmentSizeLimit: interaction.attachmentSizeLimit || 10 * 1024 * 1024 },
-      interaction.createdTimestamp + TOKEN_KEEP_MS,
-    );
-  }
-
-  const userOf = (interaction: Interaction) => ({ id: interaction.user.id, displayName: interaction.user.globalName ?? interaction.user.username });
-
-  function conversationOf(interaction: Interaction, privately: boolean): Conversation {
-    return {
-      platform: 'discord',
-      chatId: interaction.channelId ?? '',
-      // The interaction id finds its follow-up token in Redis; the token itself is never stored here.
-      threadId: interaction.id,
-      userId: interaction.user.id,
-      ...(privately ? { private: true } : {}),
-    };
-  }
-
-  /** Runs a request and shows its answer in the deferred reply; an unexpected failure still gets a word. */
-  async function answer(interaction: RepliableInteraction, request: Request, log: Logger): Promise<void> {
-    try {
-      // Nothing after the acknowledgement may hold up other interactions' acknowledgements.
-      await ackFirst.quiet();
-      if (JOB_COMMANDS.has(request.command)) await rememberToken(interaction);
-      const reply = await handle(request);
-      await interaction.editReply(replyBody(reply, request.user.id));
-      if (reply.job) {
-        await reconcileStatus(reply.job.id, request.conversation, (body) => interaction.editReply(body));
-      }
-    } catch (error) {
-      const ref = randomBytes(4).toString('hex');
-      log.error({ err: safeDiscordError(error), ref }, 'discord interaction failed');
-      await interaction.editReply({ content: apology(ref), components: [] }).catch(() => undefined);
-    }
-  }
-
-  /** The command layer, after the acknowledgements in flight; requests with photos a few at a time. */
-  async function handle(request: Request): Promise<Reply> {
-    if (request.photos?.length) return ackFirst.heavy(() => app.commands.handle(request));
-    await ackFirst.quiet();
-    return app.commands.handle(request);
-  }
-
-  /**
-   * A fast job may be delivered before "queued" was written over its status: then the delivery's
-   * last word was overwritten, and is said again. (A redelivered event's status belongs to the first.)
-   */
-  async function reconcileStatus(jobId: string, conversation: Conversation, edit: (body: { content: string; components: [] }) => Promise<unknown>): Promise<void> {
-    const job = await getJob(app.database.db, jobId);
-    if (!job || job.conversation?.threadId !== conversation.threadId || job.conversation?.statusMessageId !== conversation.statusMessageId) return;
-    if (job.status === 'succeeded') await edit({ content: DONE_TEXT, components: [] });
-    else if (job.status === 'failed' || job.status === 'cancelled') await edit({ content: failedReply(job).text, components: [] });
-  }
-
-  const replyBody = (reply: Reply, owner: string) => {
-    const body = messageBody(reply, { owner });
-    return { content: body.content, components: body.components, allowedMentions: { parse: [] } };
-  };
-
-  // ---------- interactions ----------
-
-  async function onSlash(interaction: ChatInputCommandInteraction): Promise<void> {
-    const started = performance.now();
-    // Acknowledge first, before any awaited I/O: Discord forgets an interaction not answered within 3 s.
-    const ack = ackFirst.acknowledging(interaction.deferReply({ flags: MessageFlags.Ephemeral }));
-    const log = logger.child({ interactionId: interaction.id, command: interaction.commandName });
-    if (!(await acknowledged(ack, log, started))) return;
-    const command = SLASH_COMMANDS.get(interaction.commandName);
-    if (!command) {
-      await interaction.editReply({ content: messageFor('UNKNOWN_COMMAND') }).catch(() => undefined);
-      return;
-    }
-    const options = optionsFromSlash(command, interaction.options.data);
-    const photos: PhotoSource[] = (PHOTO_OPTIONS.get(command) ?? []).flatMap((name) => {
-      const attachment = interaction.options.getAttachment(name);
-      return attachment ? [discordPhotoSource({ url: attachment.url, size: attachment.size, name: attachment.name }, attachment.name || name, policy)] : [];
-    });
-    const request: Request = {
-      platform: 'discord',
-      eventId: interaction.id,
-      user: userOf(interaction),
-      conversation: conversationOf(interaction, options.subject === 'memorial'),
-      command,
-      ...(photos.length > 0 ? { photos } : {}),
-      options,
-    };
-    await answer(interaction, request, log);
-  }
-
-  async function onButton(interaction: ButtonInteraction): Promise<void> {
-    const started = performance.now();
-    const press = decodeCustomId(interaction.customId);
-    const log = logger.child({ interactionId: interaction.id, button: press?.command });
-    // Someone else's button: a notice only the presser sees, straight away and without a lookup.
-    if (!press || (press.owner && press.owner !== interaction.user.id)) {
-      const content = press ? messageFor('NOT_YOURS') : 'That button no longer works. Please run the command again.';
-      await acknowledged(ackFirst.acknowledging(interaction.reply({ content, flags: MessageFlags.Ephemeral })), log, started);
-      return;
-    }
-    // The terms and "delete everything?" are answered in place; work gets its own status message.
-    const inPlace = press.command === 'consent' || press.command === 'forget';
-    const ack = ackFirst.acknowledging(inPlace ? interaction.deferUpdate() : interaction.deferReply({ flags: MessageFlags.Ephemeral }));
-    if (!(await acknowledged(ack, log, started))) return;
-    const request: Request = {
-      platform: 'discord',
-      eventId: interaction.id,
-      user: userOf(interaction),
-      // A button on a private (ephemeral) result keeps what it makes private too.
-      conversation: conversationOf(interaction, interaction.message.flags.has(MessageFlags.Ephemeral)),
-      command: press.command,
-      ...(press.target ? { target: press.target } : {}),
-    };
-    await answer(interaction, request, log);
-  }
-
-  async function onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
-    const focused = interaction.options.getFocused(true);
-    const choices = focused.name === 'style' ? styleSuggestions(app.styles, String(focused.value)) : [];
-    await interaction.respond(choices).catch((error: unknown) => logger.debug({ err: safeDiscordError(error) }, 'autocomplete not answered'));
-  }
-
-  async function onInteraction(interaction: Interaction): Promise<void> {
-    try {
-      if (interaction.isChatInputCommand()) await onSlash(interaction);
-      else if (interaction.isButton()) await onButton(interaction);
-      else if (interaction.isAutocomplete()) await onAutocomplete(interaction);
-    } catch (error) {
-      logger.error({ err: safeDiscordError(error), interactionId: interaction.id }, 'discord interaction failed');
-    }
-  }
-
-  // ---------- reactions ----------
-
-  /**
-   * A reaction on a result message, read from the raw gateway event: it carries every id needed,
-   * and no cache has to know the channel or the message (they may predate a restart). Only the
-   * requester's reactions count; everyone else's are ignored without a word.
-   */
-  async function onReaction(data: GatewayMessageReactionAddDispatchData): Promise<void> {
-    if (data.user_id === client.user?.id || data.member?.user.bot) return;
-    const intent = reactionIntent(data.emoji.id ? undefined : data.emoji.name);
-    if (!intent) return;
-    const results = await findResultsByMessage(app.database.db, messageKey(data.message_id), REACTION_LOOKUP);
-    const first = results[0];
-    if (!first) return;
-    const job = await getJob(app.database.db, first.jobId);
-    if (!job?.conversation || job.conversation.userId !== data.user_id) return;
-    // Picks mean something on portraits (and a restored photo); re-rolls on portraits only; ❌ on anything we posted.
-    if ((intent.kind === 'upscale' || intent.kind === 'upscale-only') && job.kind === 'upscale') return;
-    if ((intent.kind === 'reroll' || intent.kind === 'notthem') && job.kind !== 'portrait') return;
-    const log = logger.child({ messageId: data.message_id, reaction: intent.kind, jobId: job.id });
-
-    if (intent.kind === 'delete') {
-      await client.rest.delete(Routes.channelMessage(data.channel_id, data.message_id));
-      log.info('result message deleted by its requester');
-      return;
-    }
-    let command: CommandName;
-    let target: string | undefined;
-    if (intent.kind === 'upscale' || intent.kind === 'upscale-only') {
-      const result = intent.kind === 'upscale' ? results.find((r) => r.variant === intent.variant) : results.length === 1 ? first : undefined;
-      if (!result) return;
-      command = 'upscale';
-      target = result.id;
-    } else {
-      command = intent.kind;
-      target = job.id;
-    }
-
-    const conversation: Conversation = {
-      platform: 'discord',
-      chatId: data.channel_id,
-      messageId: data.message_id,
-      userId: data.user_id,
-      ...(job.conversation.private ? { private: true } : {}),
-    };
-    // A status message at once (a reaction has no interaction to defer); whoever delivers edits it.
-    const status = await postMessage(conversation, ONE_MOMENT_TEXT).catch((error: unknown) => {
-      log.warn({ err: safeDiscordError(error) }, 'could not post a status message');
-      return undefined;
-    });
-    if (status) conversation.statusMessageId = status;
-    const reply = await handle({
-      platform: 'discord',
-      // A reaction has no event id; this one repeats only if the same person adds the same emoji again.
-      eventId: `reaction:${data.message_id}:${data.user_id}:${data.emoji.name ?? ''}`,
-      user: { id: data.user_id, displayName: data.member?.user.global_name ?? data.member?.user.username },
-      conversation,
-      command,
-      target,
-    });
-    const body = messageBody(reply, { owner: data.user_id });
-    if (!status) {
-      await postMessage(conversation, reply.text);
-      return;
-    }
-    const editStatus = (edit: { content: string; components: unknown[] }) => client.rest.patch(Routes.channelMessage(data.channel_id, status), { body: edit });
-    await editStatus({ content: body.content, components: body.components });
-    if (reply.job) await reconcileStatus(reply.job.id, conversation, editStatus);
-  }
-
-  async function postMessage(conversation: Conversation, content: string): Promise<string> {
-    const sent = (await client.rest.post(Routes.channelMessages(conversation.chatId), {
-      body: {
-        content,
-        allowed_mentions: { parse: [] },
-        ...(conversation.messageId ? { message_reference: { message_id: conversation.messageId, fail_if_not_exists: false } } : {}),
-      },
-    })) as { id: string };
-    return sent.id;
-  }
+  const answering = createInteractionAnswer({ app, ackFirst, state });
+  const onInteraction = createInteractionHandler({ app, ackFirst, answering, policy, logger });
+  const onReaction = createReactionHandler({ app, client, answering, logger });
 
   // ---------- wiring ----------
 
