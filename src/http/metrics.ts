@@ -22,8 +22,6 @@ export interface ServiceMetrics {
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
-/** A scrape runs every metric's collect at once: they share one read of each source, made at most this often. */
-const SNAPSHOT_MS = 1_000;
 const SOURCE_TIMEOUT_MS = 2_000;
 
 interface Snapshot {
@@ -50,17 +48,13 @@ export function createServiceMetrics(sources: MetricSources, options: { defaultM
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  let cached: { at: number; snapshot: Promise<Snapshot> } | undefined;
-  const snapshot = (): Promise<Snapshot> => {
-    if (!cached || performance.now() - cached.at > SNAPSHOT_MS) {
-      const [totals, depth] = [withTimeout(sources.totals(), SOURCE_TIMEOUT_MS), withTimeout(sources.queueDepth(), SOURCE_TIMEOUT_MS)];
-      cached = {
-        at: performance.now(),
-        snapshot: Promise.all([totals.catch(() => undefined), depth.catch(() => undefined)]).then(([t, d]) => ({ totals: t, depth: d })),
-      };
-    }
-    return cached.snapshot;
-  };
+  const load = (): Promise<Snapshot> =>
+    Promise.all([withTimeout(sources.totals(), SOURCE_TIMEOUT_MS).catch(() => undefined), withTimeout(sources.queueDepth(), SOURCE_TIMEOUT_MS).catch(() => undefined)]).then(
+      ([totals, depth]) => ({ totals, depth }),
+    );
+  /** The read of the scrape in progress: its collects share it. Outside a scrape each collect reads for itself. */
+  let scrapeSnapshot: Promise<Snapshot> | undefined;
+  const snapshot = (): Promise<Snapshot> => scrapeSnapshot ?? load();
 
   new Counter({
     name: 'likeness_jobs_total',
@@ -161,7 +155,14 @@ export function createServiceMetrics(sources: MetricSources, options: { defaultM
   };
 
   const route: RouteHandler = async (_req, res) => {
-    const body = await registry.metrics();
+    const mine = load();
+    scrapeSnapshot = mine;
+    let body: string;
+    try {
+      body = await registry.metrics();
+    } finally {
+      if (scrapeSnapshot === mine) scrapeSnapshot = undefined;
+    }
     res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(body);
   };
 

@@ -29,6 +29,9 @@ export interface QueueInspection {
 /** Opens the `gpu` and `delivery` queues for inspection on an existing (producer) connection. */
 export function openQueueInspection(options: { connection: ConnectionOptions; prefix: string }): QueueInspection {
   const queues = [GPU_QUEUE, DELIVERY_QUEUE].map((name) => new Queue(name, { connection: options.connection, prefix: options.prefix }));
+  // A Queue re-emits its connection's errors; unheard, an 'error' event would crash the process.
+  // The connection's owner logs them already.
+  for (const queue of queues) queue.on('error', () => undefined);
   return {
     async depth() {
       const counts = await Promise.all(queues.map((queue) => queue.getJobCounts(...QUEUE_DEPTH_STATES)));
