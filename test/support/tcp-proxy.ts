@@ -35,21 +35,22 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    down = true;
+    for (const [client, upstream] of [...pairs]) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
   return {
     port: (server.address() as AddressInfo).port,
-    cut() {
-      down = true;
-      for (const [client, upstream] of [...pairs]) {
-        client.destroy();
-        upstream.destroy();
-      }
-      pairs.clear();
-    },
+    cut,
     restore() {
       down = false;
     },
     close() {
-      this.cut();
+      cut();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
