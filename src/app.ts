@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { createCommandLayer, type CommandLayer } from './bots/core/command-layer.js';
 import type { FaceCheck } from './bots/core/context.js';
 import type { Deliverer } from './bots/core/deliverer.js';
@@ -10,12 +9,14 @@ import { createStyleCatalog, type StyleCatalog } from './gpu/styles.js';
 import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.js';
 import type { DeliveryObserver } from './jobs/delivery.handler.js';
 import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
+import { startMaintenance, type Maintenance } from './jobs/maintenance-queue.js';
 import { reconcileJobs } from './jobs/reconcile.js';
 import { createProducerConnection, createWorkerConnection } from './jobs/redis.js';
+import { runRetention } from './jobs/retention.js';
 import { startDeliveryWorker, startGpuWorker, type QueueWorker } from './jobs/workers.js';
 import type { Logger } from './logger.js';
 import type { ArtifactStore } from './storage/artifact-store.js';
-import { createFsStore } from './storage/fs.store.js';
+import { createStore } from './storage/create-store.js';
 
 /** Everything a process runs on, built from config. Workers start only when asked for. */
 export interface App {
@@ -31,6 +32,11 @@ export interface App {
   startGpuWorker(backend?: GpuBackend): QueueWorker;
   /** Starts the `delivery` worker for the given platforms; `observer` sees each delivered job (metrics). */
   startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>, observer?: DeliveryObserver): QueueWorker;
+  /**
+   * Schedules maintenance (retention: stored pixels past INPUT/OUTPUT_RETENTION_DAYS, files of forgotten
+   * jobs) and starts its worker. Safe in every process: one run per tick across all of them.
+   */
+  startMaintenance(options?: { everyMs?: number }): Promise<void>;
   /** Lets running jobs finish (up to the lock time), then closes workers, queues and connections. */
   close(): Promise<void>;
 }
@@ -44,10 +50,12 @@ export interface AppOverrides {
 /** How often a GPU worker process looks for jobs the queue lost, and how quiet a job must be to count. */
 const RECONCILE_EVERY_MS = 60_000;
 const RECONCILE_AFTER_MS = 120_000;
+/** How often retention runs. */
+const MAINTENANCE_EVERY_MS = 60 * 60 * 1000;
 
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
   const database = openDatabase(config.databaseUrl, { max: 20 });
-  const store = overrides.store ?? createFsStore(join(config.dataDir, 'artifacts'));
+  const store = overrides.store ?? createStore(config);
   const styles = createStyleCatalog(config.gpu.stylesFile);
   const producer = createProducerConnection(config.redisUrl);
   producer.on('error', (error) => logger.warn({ err: error }, 'redis (producer) connection error'));
@@ -59,6 +67,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
 
   const workers: QueueWorker[] = [];
   let reconciler: NodeJS.Timeout | undefined;
+  let maintenance: Promise<Maintenance> | undefined;
   const workerConnections: Array<{ quit(): Promise<unknown>; disconnect(): void }> = [];
   const workerOptions = (concurrency: number) => {
     const connection = createWorkerConnection(config.redisUrl);
@@ -89,12 +98,25 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       workers.push(worker);
       return worker;
     },
+    async startMaintenance(options = {}) {
+      maintenance ??= startMaintenance({
+        connection: producer,
+        workerConnection: workerOptions(1).connection,
+        prefix: config.queuePrefix,
+        everyMs: options.everyMs ?? MAINTENANCE_EVERY_MS,
+        lockMs: config.gpu.lockMs,
+        logger,
+        runRetention: () => runRetention({ db: database.db, store, retention: config.retention, logger }),
+      });
+      await maintenance;
+    },
     async close() {
       clearInterval(reconciler);
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...workers.map((w) => w.close()), maintenance?.then((m) => m.close(), () => undefined)]);
       await Promise.all([gpuQueue.close(), deliveryQueue.close()]);
       await Promise.all([...workerConnections, producer].map((c) => c.quit().catch(() => c.disconnect())));
       await database.close();
+      if (!overrides.store) store.close?.();
     },
   };
 }

@@ -30,6 +30,8 @@ const MESSAGES: Record<ErrorCode, (d: Details) => string> = {
   GPU_REJECTED_INPUT: () => "The image service couldn't use these photos. Your credits were refunded; please try different photos.",
   SERVICE_UNAVAILABLE: () => 'Likeness is temporarily unavailable. Nothing was charged; please try again in a minute.',
   UNKNOWN_COMMAND: () => "I don't know that command. Send /help to see what I can do.",
+  RESULT_EXPIRED: () => 'That picture has been deleted: finished pictures are kept only for a limited time. Nothing was charged. Send /portrait with your photos to make new ones.',
+  INPUTS_EXPIRED: () => "The photos behind these portraits have been deleted (photos are kept only for a few days), so I can't make new ones from them. Nothing was charged. Send /portrait with your photos again.",
   LINK_CODE_INVALID: () => 'That link code is not valid: it may be mistyped, used already, or older than 10 minutes. Send /link on your other platform for a new one.',
   LINK_SAME_PLATFORM: (d) => `Both accounts are on ${d.platform ?? 'the same platform'}. Send the code from your account on the other platform (Discord or Telegram).`,
 };

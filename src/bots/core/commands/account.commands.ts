@@ -3,6 +3,8 @@ import { utcDay } from '../../../db/credit-rules.js';
 import { forgetAccount } from '../../../db/forget.repository.js';
 import { endJobWithRefund, queuedJobsOf, recentJobsOf } from '../../../db/jobs.repository.js';
 import { currentBalance } from '../../../db/ledger.repository.js';
+import { markDetachedJobsPurged } from '../../../db/retention.repository.js';
+import { eraseJobFiles } from '../../../storage/job-artifacts.js';
 import type { CommandHandler } from '../context.js';
 import { CONSENT_TEXT, HELP_TEXT } from '../messages.js';
 import { info, success } from '../reply.js';
@@ -53,7 +55,7 @@ export const cancelCommand: CommandHandler = async (ctx) => {
   return success(`Cancelled ${cancelled} request${cancelled === 1 ? '' : 's'}; ${refunded} credits refunded.`, { ephemeral: true });
 };
 
-/** /forget: after a confirmation, every photo, result and record of the person is deleted. */
+/** /forget: after a confirmation, every photo, result, job input and identity of the person is deleted; anonymous usage stays. */
 export const forgetCommand: CommandHandler = async (ctx) => {
   if (ctx.request.target !== 'confirm') {
     return info('This deletes every photo, portrait and record of you, and your credits. It cannot be undone.', {
@@ -61,10 +63,24 @@ export const forgetCommand: CommandHandler = async (ctx) => {
       buttons: [[{ label: 'Delete everything', command: 'forget', target: 'confirm' }]],
     });
   }
-  for (const job of await queuedJobsOf(ctx.deps.db, ctx.account.id)) await ctx.deps.gpuQueue.remove(job.id);
-  const jobIds = await forgetAccount(ctx.deps.db, ctx.account.id);
-  await Promise.all(jobIds.flatMap((id) => [ctx.deps.store.deletePrefix(`inputs/${id}/`), ctx.deps.store.deletePrefix(`results/${id}/`)]));
-  ctx.logger.info({ jobs: jobIds.length }, 'account forgotten');
+  const { db, store, gpuQueue } = ctx.deps;
+  // The root logger: the request's child logger carries the chat and event ids this is about to erase.
+  const logger = ctx.deps.logger;
+  const outcome = await forgetAccount(db, ctx.account.id);
+  if (outcome.status === 'busy') {
+    return info('One of your requests is being made right now. Please send /forget again once it has arrived, and everything will be deleted.', { ephemeral: true });
+  }
+  // Cancelled in the database already (a worker that picks one up skips it); this just tidies the queue.
+  await Promise.all(outcome.cancelledJobIds.map((id) => gpuQueue.remove(id).catch(() => false)));
+  try {
+    await eraseJobFiles(store, outcome.jobIds);
+    await markDetachedJobsPurged(db, outcome.jobIds);
+  } catch (error) {
+    // The rows are gone and the jobs unmarked: the next retention run deletes what is left.
+    logger.warn({ err: error, jobs: outcome.jobIds.length }, 'account forgotten; some stored files are left for the retention run');
+    return success('Your records are deleted. A few stored pictures could not be removed just now; they will be removed automatically within the hour.', { ephemeral: true });
+  }
+  logger.info({ jobs: outcome.jobIds.length }, 'account forgotten');
   return success('Done. Everything of yours has been deleted.', { ephemeral: true });
 };
 

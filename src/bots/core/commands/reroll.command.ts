@@ -12,9 +12,10 @@ async function ownPortraitJob(ctx: CommandContext): Promise<Job> {
   const job = await getJob(ctx.deps.db, requireTarget(ctx.request, 'JOB_NOT_FOUND'));
   if (!job || job.kind !== 'portrait') throw new AppError('JOB_NOT_FOUND', 'no such portrait job');
   if (job.accountId !== ctx.account.id) throw new AppError('NOT_YOURS', 'job belongs to someone else');
-  // Inputs are deleted after retention or /forget; without them there is nothing to re-roll from.
-  const first = job.inputs[0];
-  if (!first || !(await ctx.deps.store.exists(first))) throw new AppError('JOB_NOT_FOUND', 'inputs expired');
+  // Retention deletes input photos after INPUT_RETENTION_DAYS; without them there is nothing to re-roll
+  // from. A re-roll reads its parent's photos, so the store, not only this row's mark, has the last word.
+  const stored = job.inputs.length > 0 && !job.inputsPurgedAt && (await Promise.all(job.inputs.map((key) => ctx.deps.store.exists(key)))).every(Boolean);
+  if (!stored) throw new AppError('INPUTS_EXPIRED', 'input photos deleted');
   return job;
 }
 

@@ -12,6 +12,8 @@ export const upscaleCommand: CommandHandler = async (ctx) => {
   if (!found) throw new AppError('RESULT_NOT_FOUND', 'no such result');
   if (found.job.accountId !== ctx.account.id) throw new AppError('NOT_YOURS', 'result belongs to someone else');
   if (found.job.kind === 'upscale') throw new AppError('BAD_OPTION', 'already upscaled', { details: { reason: 'That picture is already the 8K version.' } });
+  // Retention deletes results after OUTPUT_RETENTION_DAYS (the row stays, marked): refuse before anything is reserved.
+  if (found.result.purgedAt || !(await ctx.deps.store.exists(found.result.artifactKey))) throw new AppError('RESULT_EXPIRED', 'result image deleted');
 
   // A failed earlier upscale of this result may be tried again, under this event's own key.
   const perResult = `upscale:${resultId}`;
