@@ -30,6 +30,16 @@ export function openDatabase(url: string, options: { max?: number } = {}): Datab
   return { db, pool, close: () => pool.end() };
 }
 
+/** Whether the database answers a trivial query right now: false while it is down, unreachable or out of connections. */
+export async function databaseAnswers(db: Db): Promise<boolean> {
+  try {
+    await db.execute(sql`select 1`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Creates the database named in `url` when it does not exist yet. */
 export async function ensureDatabaseExists(url: string): Promise<void> {
   const target = new URL(url);

@@ -1,4 +1,5 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { databaseAnswers, type Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { handleDelivery, type DeliveryHandlerDeps } from './delivery.handler.js';
 import { handleGpuJob, recordGivenUp, type GpuHandlerDeps } from './gpu.handler.js';
@@ -37,16 +38,38 @@ function watch(worker: Worker, logger: Logger): Worker {
   return worker;
 }
 
+/** How long a job waits before it runs again while Postgres does not answer. */
+const OUTAGE_DELAY_MS = 2_000;
+
+/**
+ * Runs a handler; when it fails while Postgres does not answer, the job waits OUTAGE_DELAY_MS and
+ * runs again without spending one of its attempts: a database outage is not the job's fault, and
+ * a job that gave up during one could not even record that it did (it would stay "running",
+ * its credits held, until the reconciler found it minutes later).
+ */
+async function waitingOutDatabaseOutages<T>(job: Job, token: string | undefined, db: Db, logger: Logger, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!token || (await databaseAnswers(db))) throw error;
+    await job.moveToDelayed(Date.now() + OUTAGE_DELAY_MS, token);
+    logger.warn({ err: error, bullJobId: job.id, queue: job.queueName }, 'database unavailable; the job waits and runs again');
+    throw new DelayedError();
+  }
+}
+
 /** The `gpu` worker: parses each job's data before the handler sees it; bad payloads are not retried. */
 export function startGpuWorker(options: WorkerOptions, deps: GpuHandlerDeps): Worker {
   const worker = new Worker(
     GPU_QUEUE,
-    async (job: Job, _token?: string, signal?: AbortSignal) => {
+    async (job: Job, token?: string, signal?: AbortSignal) => {
       if (!(GPU_JOB_NAMES as readonly string[]).includes(job.name)) throw new UnrecoverableError(`unknown gpu job name ${job.name}`);
       const data = gpuJobData.safeParse(job.data);
       if (!data.success) throw new UnrecoverableError(`invalid gpu job data: ${data.error.message}`);
       const isFinal = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      return handleGpuJob(deps, data.data.jobId, { isFinal, signal: signal ?? new AbortController().signal });
+      return waitingOutDatabaseOutages(job, token, deps.db, options.logger, () =>
+        handleGpuJob(deps, data.data.jobId, { isFinal, signal: signal ?? new AbortController().signal }),
+      );
     },
     baseOptions(options),
   );
@@ -63,10 +86,10 @@ export function startGpuWorker(options: WorkerOptions, deps: GpuHandlerDeps): Wo
 export function startDeliveryWorker(options: WorkerOptions, deps: DeliveryHandlerDeps): Worker {
   const worker = new Worker(
     DELIVERY_QUEUE,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       const data = deliveryJobData.safeParse(job.data);
       if (!data.success) throw new UnrecoverableError(`invalid delivery job data: ${data.error.message}`);
-      return handleDelivery(deps, data.data);
+      return waitingOutDatabaseOutages(job, token, deps.db, options.logger, () => handleDelivery(deps, data.data));
     },
     baseOptions(options),
   );
