@@ -35,10 +35,7 @@ export function createQueueAdminRoute(options: { password?: string; queues: read
   const basePath = options.basePath ?? ADMIN_QUEUES_PATH;
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
-  // @bull-board/express 9.10.1 brings its own copy of @bull-board/api (9.10.1) beside ours (9.10.2):
-  // the adapter's declared types differ by a private field, not in behaviour.
-  const adapter = serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'];
-  createBullBoard({ queues: options.queues, serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Likeness queues' } } });
+  createBullBoard({ queues: options.queues, serverAdapter, options: { uiConfig: { boardTitle: 'Likeness queues' } } });
   const board = express();
   board.disable('x-powered-by');
   board.use(basePath, serverAdapter.getRouter() as express.Router);

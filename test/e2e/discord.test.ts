@@ -152,7 +152,7 @@ describe('Discord front-end, end to end against a fake Discord', { timeout: 90_0
 
     const global = await registerDiscordCommands(config, app.styles);
     expect(global).toMatchObject({ scope: 'global', applicationId: fake.applicationId });
-    expect(global.commands).toEqual(['portrait', 'restore', 'styles', 'credits', 'history', 'cancel', 'forget', 'help', 'admin']);
+    expect(global.commands).toEqual(['portrait', 'restore', 'styles', 'credits', 'history', 'cancel', 'forget', 'link', 'help', 'admin']);
     const guild = await registerDiscordCommands({ discord: { ...config.discord!, applicationId: fake.applicationId, guildId: fake.guildId } }, app.styles);
     expect(guild).toMatchObject({ scope: 'guild', guildId: fake.guildId });
     const [registered] = fake.registrations;
