@@ -68,6 +68,8 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
 /** Long-running processes: run until SIGTERM/SIGINT, then let running jobs finish and close cleanly. */
 export async function runService(role: ServiceRole, config: Config, logger: Logger): Promise<number> {
   const app = createApp(config, logger);
+  // Retention and clean-up after /forget: scheduled in the queue, so one process runs each tick.
+  await app.startMaintenance();
   if (role !== 'serve') app.startGpuWorker();
   const chat = role !== 'worker' ? createChatSide(app, config, logger) : undefined;
   if (chat) {

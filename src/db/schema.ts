@@ -86,6 +86,8 @@ export const jobs = pgTable(
     index('jobs_account_created_idx').on(t.accountId, t.createdAt),
     index('jobs_active_idx').on(t.accountId).where(sql`status in ('queued', 'running')`),
     index('jobs_parent_idx').on(t.parentJobId),
+    // Retention walks jobs whose inputs are still stored, oldest first.
+    index('jobs_unpurged_created_idx').on(t.createdAt).where(sql`inputs_purged_at is null`),
   ],
 );
 
@@ -109,7 +111,12 @@ export const results = pgTable(
     purgedAt: timestamp('purged_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('results_job_variant_uq').on(t.jobId, t.variant), index('results_message_idx').on(t.platformMessageId)],
+  (t) => [
+    uniqueIndex('results_job_variant_uq').on(t.jobId, t.variant),
+    index('results_message_idx').on(t.platformMessageId),
+    // Retention walks results whose image is still stored, oldest first.
+    index('results_unpurged_created_idx').on(t.createdAt).where(sql`purged_at is null`),
+  ],
 );
 
 export const LEDGER_REASONS = ['free', 'grant', 'reserve', 'commit', 'refund'] as const;

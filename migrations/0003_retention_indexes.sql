@@ -1,0 +1,2 @@
+CREATE INDEX "jobs_unpurged_created_idx" ON "jobs" USING btree ("created_at") WHERE inputs_purged_at is null;--> statement-breakpoint
+CREATE INDEX "results_unpurged_created_idx" ON "results" USING btree ("created_at") WHERE purged_at is null;
