@@ -99,10 +99,23 @@ export async function warmUpFaceDetector(): Promise<void> {
  * (tens of milliseconds per photo). Throws AppError for bytes that are not a readable image.
  */
 export async function detectFaces(image: Buffer): Promise<FaceBox[]> {
-  const { data, info } = await decodeForModel(image, DETECT_EDGE);
+  const pixels = await decodeForModel(image, DETECT_EDGE);
   const upright = await sharp(image, decodeOptions()).metadata();
-  const scale = upright.autoOrient.width / info.width;
+  const scale = upright.autoOrient.width / pixels.info.width;
+  return (await detectFacesInPixels(pixels)).map((face) => scaleFace(face, scale));
+}
 
+/** Decoded RGB(A) pixels, as `decodeForModel` returns them. */
+export interface ModelPixels {
+  data: Buffer;
+  info: { width: number; height: number; channels: number };
+}
+
+/**
+ * Finds the faces in pixels already decoded (by `decodeForModel`), largest first, in those pixels'
+ * coordinates: for callers that go on to use the same pixels (the face embedding) and so decode once.
+ */
+export async function detectFacesInPixels({ data, info }: ModelPixels): Promise<FaceBox[]> {
   const run = queue.then(async () => {
     const [tf, human] = await Promise.all([loadTf(), loadDetector()]);
     const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
@@ -123,11 +136,18 @@ export async function detectFaces(image: Buffer): Promise<FaceBox[]> {
       const [x, y, w, h] = face.box;
       const leftEye = face.annotations?.leftEye?.[0];
       const rightEye = face.annotations?.rightEye?.[0];
-      const box: FaceBox = { left: x * scale, top: y * scale, width: w * scale, height: h * scale, score: face.score };
+      const box: FaceBox = { left: x, top: y, width: w, height: h, score: face.score };
       if (leftEye && rightEye && leftEye.length >= 2 && rightEye.length >= 2) {
-        box.eyes = { left: { x: leftEye[0]! * scale, y: leftEye[1]! * scale }, right: { x: rightEye[0]! * scale, y: rightEye[1]! * scale } };
+        box.eyes = { left: { x: leftEye[0]!, y: leftEye[1]! }, right: { x: rightEye[0]!, y: rightEye[1]! } };
       }
       return box;
     })
     .sort((a, b) => b.width * b.height - a.width * a.height);
+}
+
+function scaleFace(face: FaceBox, scale: number): FaceBox {
+  const point = (p: FacePoint): FacePoint => ({ x: p.x * scale, y: p.y * scale });
+  const box: FaceBox = { left: face.left * scale, top: face.top * scale, width: face.width * scale, height: face.height * scale, score: face.score };
+  if (face.eyes) box.eyes = { left: point(face.eyes.left), right: point(face.eyes.right) };
+  return box;
 }

@@ -6,6 +6,9 @@
 export { inspectPhoto, type PhotoFormat, type PhotoLimits } from './inspect-photo.js';
 export { normalizePhoto, NORMALIZED_MAX_EDGE, type EncodedImage } from './normalize-photo.js';
 export { detectFaces, warmUpFaceDetector, type FaceBox, type FacePoint } from './face-detector.js';
+export { embedLargestFace, warmUpFaceEmbedder, type EmbedOptions, type FaceEmbedding } from './face-embedding.js';
+export { cosineSimilarity, DEFAULT_LIKENESS_MIN, likenessFromSimilarity, likenessScore } from './likeness-score.js';
+export { cutRegion, photoVariation, PHOTO_VARIATIONS, type PhotoVariation } from './photo-variations.js';
 export { renderPortraitPreview, type PortraitPreviewOptions } from './portrait-preview.js';
 export { LOOKS, lookFromGrade, type Look, type LookName } from './looks.js';
 export { restorePreview } from './restore-preview.js';
