@@ -136,6 +136,34 @@ export interface StoredOutput {
   width: number;
   height: number;
   bytes: number;
+  /** 0–100 likeness to the reference photos (results.likeness_score); unset when not measured. */
+  likenessScore?: number;
+}
+
+/** The ledger reason of the likeness gate's partial refund (one row per job and pocket, like every reason). */
+export const LIKENESS_REFUND = 'likeness_refund';
+
+/**
+ * What the likeness gate decided for a job, recorded with its completion. `summary` is kept in
+ * the job's params under `likeness` for the message that delivers the set (null: not measured).
+ */
+export interface LikenessRecord {
+  /** Regeneration runs of weak variants (jobs.likeness_retries); their GPU cost is already in the usage. */
+  retries: number;
+  /** Credits to give back for variants still weak: written once, as `likeness_refund` rows. */
+  refund: number;
+  summary: LikenessSummary | null;
+}
+
+/** The gate's verdict on a delivered set, as the delivery message reads it from `params.likeness`. */
+export interface LikenessSummary {
+  /** LIKENESS_MIN the set was measured against. */
+  min: number;
+  /** Variants (0-based) still under `min`. */
+  weak: number[];
+  /** Credits refunded for them. */
+  refunded: number;
+  retries: number;
 }
 
 export interface Usage {
@@ -147,24 +175,47 @@ export interface Usage {
 /**
  * Records a job's outputs, marks it succeeded and commits its reservation, atomically.
  * Returns false (and changes nothing) when the job was no longer running: finished by another worker or cancelled.
+ *
+ * With `likeness` (the likeness gate ran or was considered) the same statement also stores each
+ * output's score, the job's likeness retries and summary, and refunds `likeness.refund` credits,
+ * paid pocket first. That refund can happen only once: it rides on the job's single move from
+ * running to succeeded, and the ledger's unique (job, reason, pocket) index admits one
+ * `likeness_refund` row per pocket.
  */
-export async function completeJob(db: DbOrTx, jobId: string, outputs: StoredOutput[], usage: Usage): Promise<boolean> {
+export async function completeJob(db: DbOrTx, jobId: string, outputs: StoredOutput[], usage: Usage, likeness?: LikenessRecord): Promise<boolean> {
   // One statement: a single round trip, and atomic without an explicit transaction.
-  const rows = outputs.map((o) => ({ variant: o.variant, artifact_key: o.artifactKey, width: o.width, height: o.height, bytes: o.bytes }));
+  const rows = outputs.map((o) => ({ variant: o.variant, artifact_key: o.artifactKey, width: o.width, height: o.height, bytes: o.bytes, likeness_score: o.likenessScore ?? null }));
+  const gate = likeness ?? { retries: null, refund: 0, summary: null };
+  // Without `likeness` the params are left alone; with it, a stale summary (copied by a re-roll from its parent) is replaced.
+  const summary = likeness ? JSON.stringify(likeness.summary ? { likeness: likeness.summary } : {}) : null;
   const { rows: done } = await db.execute<{ n: number }>(sql`
     with done as (
       update ${jobs} set status = 'succeeded', model = ${usage.model}, gpu_seconds = ${usage.gpuSeconds}, cost_usd = ${usage.costUsd.toFixed(6)},
-             finished_at = now(), error_code = null
+             finished_at = now(), error_code = null,
+             likeness_retries = coalesce(${gate.retries}::int, likeness_retries),
+             params = case when ${summary}::jsonb is null then params else (params - 'likeness') || ${summary}::jsonb end
       where id = ${jobId} and status = 'running' returning id),
     stored as (
-      insert into ${results} (job_id, variant, artifact_key, width, height, bytes)
-      select done.id, x.variant, x.artifact_key, x.width, x.height, x.bytes
-      from done, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(variant int, artifact_key text, width int, height int, bytes int)
+      insert into ${results} (job_id, variant, artifact_key, width, height, bytes, likeness_score)
+      select done.id, x.variant, x.artifact_key, x.width, x.height, x.bytes, x.likeness_score
+      from done, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(variant int, artifact_key text, width int, height int, bytes int, likeness_score real)
       on conflict do nothing),
     committed as (
       insert into ${creditLedger} (account_id, job_id, delta, reason, pocket, free_day)
       select l.account_id, l.job_id, 0, 'commit', l.pocket, l.free_day from ${creditLedger} l, done
       where l.job_id = done.id and l.reason = 'reserve'
+      on conflict do nothing),
+    refunded as (
+      insert into ${creditLedger} (account_id, job_id, delta, reason, pocket, free_day, note)
+      select l.account_id, l.job_id, share.amount, ${LIKENESS_REFUND}, l.pocket, l.free_day, 'likeness under LIKENESS_MIN'
+      from ${creditLedger} l
+      join done on l.job_id = done.id
+      cross join lateral (
+        -- The paid pocket gives back first (free credits lapse at midnight); the free pocket the rest.
+        select least(-l.delta, greatest(0, ${gate.refund}::int - case when l.pocket = 'free' then coalesce(
+          (select -p.delta from ${creditLedger} p where p.job_id = l.job_id and p.reason = 'reserve' and p.pocket = 'paid'), 0) else 0 end)) as amount
+      ) share
+      where l.reason = 'reserve' and share.amount > 0
       on conflict do nothing)
     select count(*)::int as n from done`);
   return done[0]!.n === 1;
@@ -198,9 +249,21 @@ export async function endJobWithRefund(
   });
 }
 
-/** Refunds a delivered job's credits once (the "not them" promise); 0 when already refunded. */
+/**
+ * Refunds a delivered job's credits once (the "not them" promise); 0 when already refunded. What
+ * the likeness gate already gave back for weak variants is not given twice: each pocket's refund
+ * is its reservation less that pocket's `likeness_refund`.
+ */
 export async function refundSucceededJob(db: Db, jobId: string): Promise<number> {
-  return settleReservation(db, jobId, 'refund');
+  const result = await db.execute<{ delta: number }>(sql`
+    insert into ${creditLedger} (account_id, job_id, delta, reason, pocket, free_day)
+    select r.account_id, r.job_id, -r.delta - coalesce(g.delta, 0), 'refund', r.pocket, r.free_day
+    from ${creditLedger} r
+    left join ${creditLedger} g on g.job_id = r.job_id and g.pocket = r.pocket and g.reason = ${LIKENESS_REFUND}
+    where r.job_id = ${jobId} and r.reason = 'reserve'
+    on conflict do nothing
+    returning delta`);
+  return result.rows.reduce((sum, r) => sum + Number(r.delta), 0);
 }
 
 export async function queuedJobsOf(db: DbOrTx, accountId: string): Promise<Job[]> {

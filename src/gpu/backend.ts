@@ -38,6 +38,11 @@ export interface GpuResult {
   model: string;
   gpuSeconds: number;
   costUsd: number;
+  /**
+   * True when the images are placeholders that show no one (the `instant` backend's): the likeness
+   * gate does not measure them. Backends that make real pictures leave it unset.
+   */
+  placeholders?: boolean;
 }
 
 /**

@@ -19,7 +19,7 @@ export function createInstantBackend(options: { delayMs?: number } = {}): GpuBac
       if (delayMs > 0) await sleep(delayMs, undefined, { signal });
       signal.throwIfAborted();
       const count = task.kind === 'portrait' ? task.variants : 1;
-      return { images: Array.from({ length: count }, () => TINY_JPEG), model: 'instant/tiny', gpuSeconds: delayMs / 1000, costUsd: 0 };
+      return { images: Array.from({ length: count }, () => TINY_JPEG), model: 'instant/tiny', gpuSeconds: delayMs / 1000, costUsd: 0, placeholders: true };
     },
   };
 }

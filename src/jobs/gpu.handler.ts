@@ -1,13 +1,15 @@
 import type { Db } from '../db/client.js';
-import { claimJob, completeJob, endJobWithRefund, getJob, type StoredOutput } from '../db/jobs.repository.js';
+import { claimJob, completeJob, endJobWithRefund, getJob, type LikenessRecord, type StoredOutput } from '../db/jobs.repository.js';
+import type { Job } from '../db/schema.js';
 import { isAppError } from '../errors.js';
-import type { GpuBackend } from '../gpu/backend.js';
-import type { StyleCatalog } from '../gpu/styles.js';
+import type { GpuBackend, GpuResult, GpuTask } from '../gpu/backend.js';
+import { strongerIdentity, type StyleCatalog } from '../gpu/styles.js';
 import { imageInfo, labelOutput, RECONSTRUCTION_NOTE } from '../images/index.js';
 import type { Logger } from '../logger.js';
 import { resultKey, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { taskForJob } from './gpu-task.js';
+import { createReferenceCache, embedFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
 
 export interface GpuHandlerDeps {
   db: Db;
@@ -20,6 +22,8 @@ export interface GpuHandlerDeps {
   markOutputs?: boolean;
   /** Tell the chat "working on it" only for jobs that take longer than this (default 1 s); fast ones just arrive. */
   progressNoticeAfterMs?: number;
+  /** The likeness gate (LIKENESS_MIN, LIKENESS_RETRIES). Absent, or min 0: nothing is measured. */
+  likeness?: LikenessSettings;
 }
 
 const PROGRESS_NOTICE_AFTER_MS = 1_000;
@@ -33,10 +37,14 @@ export interface Attempt {
   signal: AbortSignal;
 }
 
+/** Reference faces of this process, by input artifact key: a re-roll of the same photos measures them once. */
+const referenceFaces = createReferenceCache(embedFace);
+
 /**
- * Runs one `gpu` job: claim, run the backend, store outputs, then record results, status and the
- * commit of the reservation in one transaction. Safe to run again after a crash at any point:
- * outputs are overwritten under the same keys and the database steps are conditional on status.
+ * Runs one `gpu` job: claim, run the backend, measure likeness (portraits and restorations; see
+ * likeness-gate.ts), store outputs, then record results, scores, status and the commit of the
+ * reservation in one statement. Safe to run again after a crash at any point: outputs are
+ * overwritten under the same keys and the database steps are conditional on status.
  */
 export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt: Attempt): Promise<GpuOutcome> {
   const logger = deps.logger.child({ jobId });
@@ -49,21 +57,33 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
 
   let outputs: StoredOutput[];
   let usage: { model: string; gpuSeconds: number; costUsd: number };
+  let likeness: LikenessRecord | undefined;
   try {
     const task = await taskForJob(job, deps.store, deps.styles);
     const result = await deps.backend.run(task, attempt.signal);
     // Every output of every backend is labelled as AI-made here, in one place.
     const note = job.kind === 'restore' || job.subject === 'memorial' ? RECONSTRUCTION_NOTE : undefined;
-    outputs = await Promise.all(
-      result.images.map(async (raw, variant) => {
-        const bytes = await labelOutput(raw, { note, mark: deps.markOutputs ?? false });
-        const artifactKey = resultKey(jobId, variant);
-        await deps.store.put(artifactKey, bytes);
-        const { width, height } = await imageInfo(bytes);
-        return { variant, artifactKey, width, height, bytes: bytes.byteLength };
-      }),
-    );
-    usage = { model: result.model, gpuSeconds: result.gpuSeconds, costUsd: result.costUsd };
+    const storeOutput = async (raw: Buffer, variant: number): Promise<StoredOutput> => {
+      const bytes = await labelOutput(raw, { note, mark: deps.markOutputs ?? false });
+      const artifactKey = resultKey(jobId, variant);
+      await deps.store.put(artifactKey, bytes);
+      const { width, height } = await imageInfo(bytes);
+      return { variant, artifactKey, width, height, bytes: bytes.byteLength };
+    };
+    // The set is labelled and stored while it is measured; a variant the gate replaces is stored again under its key.
+    const [stored, gate] = await Promise.all([
+      Promise.all(result.images.map((raw, variant) => storeOutput(raw, variant))),
+      measureLikeness(deps, job, task, result, attempt.signal, logger),
+    ]);
+    outputs = stored;
+    for (const variant of gate?.replaced ?? []) outputs[variant] = await storeOutput(gate!.images[variant]!, variant);
+    gate?.scores.forEach((score, variant) => {
+      if (score !== undefined && outputs[variant]) outputs[variant] = { ...outputs[variant], likenessScore: score };
+    });
+    likeness = gate?.record;
+    const extra = gate?.extra ?? { gpuSeconds: 0, costUsd: 0 };
+    // Regenerations cost GPU time that is recorded on the job, never charged: the price was reserved at submission.
+    usage = { model: result.model, gpuSeconds: result.gpuSeconds + extra.gpuSeconds, costUsd: result.costUsd + extra.costUsd };
     clearTimeout(progressNotice);
   } catch (error) {
     clearTimeout(progressNotice);
@@ -78,10 +98,84 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
     return 'failed';
   }
 
-  if (!(await completeJob(deps.db, jobId, outputs, usage))) return 'skipped';
+  if (!(await completeJob(deps.db, jobId, outputs, usage, likeness))) return 'skipped';
   await deps.delivery.notify({ jobId, event: 'succeeded' });
-  logger.info({ model: usage.model, gpuSeconds: usage.gpuSeconds }, 'gpu job succeeded');
+  logger.info({ model: usage.model, gpuSeconds: usage.gpuSeconds, likeness: likeness?.summary ?? undefined, scores: outputs.map((o) => o.likenessScore) }, 'gpu job succeeded');
   return 'succeeded';
+}
+
+/** What the likeness gate did to a job's images. */
+interface Measured {
+  /** The images to deliver, by variant (the backend's, with replaced variants swapped in). */
+  images: Buffer[];
+  scores: Array<number | undefined>;
+  replaced: number[];
+  extra: { gpuSeconds: number; costUsd: number };
+  record: LikenessRecord;
+}
+
+/** Nothing measured: any summary a re-roll copied from its parent is cleared at completion. */
+const UNMEASURED: LikenessRecord = { retries: 0, refund: 0, summary: null };
+
+/**
+ * Runs the likeness gate on a portrait set or the guard on a restoration. Undefined for job kinds
+ * it does not look at (upscales). A failure to measure (no reference face, a model that will not
+ * load) is logged and the images are delivered unmeasured: the gate never costs the user a result.
+ * An aborted job rejects.
+ */
+async function measureLikeness(deps: GpuHandlerDeps, job: Job, task: GpuTask, result: GpuResult, signal: AbortSignal, logger: Logger): Promise<Measured | undefined> {
+  if (task.kind === 'upscale') return undefined;
+  const unmeasured: Measured = { images: result.images, scores: [], replaced: [], extra: { gpuSeconds: 0, costUsd: 0 }, record: UNMEASURED };
+  if (!gateApplies(deps.likeness, job.kind, result)) return unmeasured;
+  const settings = deps.likeness!;
+  const regenerate = <T extends GpuTask>(again: T) => deps.backend.run(again, signal);
+  const onRetryFailed = (error: unknown) => logger.warn({ err: error }, 'likeness regeneration failed; delivering the set as it is');
+  try {
+    if (task.kind === 'portrait') {
+      const references = (await referenceFaces.faces(job.inputs, task.photos)).filter((face) => face !== undefined);
+      if (references.length === 0) {
+        logger.warn('no face in the reference photos: likeness not measured');
+        return unmeasured;
+      }
+      const style = task.style;
+      const gate = await gatePortrait({
+        task,
+        first: result,
+        references,
+        settings,
+        stronger: (strength) => strongerIdentity(style, strength),
+        regenerate,
+        embed: embedFace,
+        onRetryFailed,
+        signal,
+      });
+      const refund = likenessRefund(job.price, gate.weak.length, gate.images.length);
+      return {
+        images: gate.images,
+        scores: gate.scores,
+        replaced: gate.replaced,
+        extra: gate.extra,
+        record: { retries: gate.retries, refund, summary: { min: settings.min, weak: gate.weak, refunded: refund, retries: gate.retries } },
+      };
+    }
+    const [reference] = await referenceFaces.faces(job.inputs.slice(0, 1), [task.photo]);
+    const guard = await guardRestore({ task, first: result, reference, settings, regenerate, embed: embedFace, onRetryFailed, signal });
+    return {
+      images: [guard.image, ...result.images.slice(1)],
+      scores: [guard.score],
+      replaced: guard.image === result.images[0] ? [] : [0],
+      extra: guard.extra,
+      record: {
+        retries: guard.retries,
+        refund: 0,
+        summary: guard.score === undefined ? null : { min: settings.min, weak: guard.drifted ? [0] : [], refunded: 0, retries: guard.retries },
+      },
+    };
+  } catch (error) {
+    if (signal.aborted) throw error;
+    logger.warn({ err: error }, 'likeness could not be measured; delivering unmeasured');
+    return unmeasured;
+  }
 }
 
 /** A crash between "recorded" and "told the user" must not leave the user waiting: tell them now. */

@@ -1,3 +1,4 @@
+import type { LikenessSummary } from '../../db/jobs.repository.js';
 import type { Job, Result } from '../../db/schema.js';
 import { ERROR_CODES, type ErrorCode } from '../../errors.js';
 import type { StyleCatalog } from '../../gpu/styles.js';
@@ -32,7 +33,7 @@ export function succeededReply(job: Job, results: readonly Result[], styles: Sty
     });
   }
   if (job.kind === 'restore') {
-    return success(['Your restored photo, beside the original.', ...notes(job)].join('\n'), {
+    return success(['Your restored photo, beside the original.', ...restoreLikenessLines(job, results[0]), ...notes(job)].join('\n'), {
       images: [
         ...job.inputs.slice(0, 1).map((key) => ({ artifactKey: key, filename: 'original.jpg', as: 'photo' as const })),
         ...results.map((r) => ({ artifactKey: r.artifactKey, resultId: r.id, filename: `restored-${job.id.slice(0, 8)}.jpg`, as: 'photo' as const })),
@@ -41,11 +42,53 @@ export function succeededReply(job: Job, results: readonly Result[], styles: Sty
   }
   const style = styles.get(job.style ?? '')?.label ?? job.style ?? 'portrait';
   const upscaleRow: Button[] = results.map((r) => ({ label: `U${r.variant + 1}`, command: 'upscale', target: r.id }));
-  return success([`Here are your portraits (${style}). Pick a favourite for an 8K version.`, ...notes(job)].join('\n'), {
+  return success([`Here are your portraits (${style}). Pick a favourite for an 8K version.`, ...portraitLikenessLines(job, results), ...notes(job)].join('\n'), {
     ephemeral: privately,
     images: results.map((r) => ({ artifactKey: r.artifactKey, resultId: r.id, filename: `likeness-${job.id.slice(0, 8)}-${r.variant + 1}.jpg`, as: 'photo' })),
     buttons: [upscaleRow, [{ label: '🔄 Again', command: 'reroll', target: job.id }, { label: '👎 Not them', command: 'notthem', target: job.id }]],
   });
+}
+
+/** The likeness gate's summary of a job (see completeJob), when the job was measured. */
+function likenessSummary(job: Job): LikenessSummary | undefined {
+  const value = job.params.likeness as Partial<LikenessSummary> | undefined;
+  if (!value || typeof value.min !== 'number' || !Array.isArray(value.weak)) return undefined;
+  return { min: value.min, weak: value.weak.filter((v) => typeof v === 'number'), refunded: Number(value.refunded ?? 0), retries: Number(value.retries ?? 0) };
+}
+
+const credits = (n: number) => `${n} credit${n === 1 ? '' : 's'}`;
+const times = (n: number) => (n === 1 ? 'once more' : `${n} more times`);
+const listed = (items: string[]) => (items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+
+/**
+ * "#1 likeness 87 · #2 likeness 91 …" under a portrait set, and an honest note when some variants
+ * stayed under LIKENESS_MIN: which, how often they were made again, and the credits given back.
+ */
+export function portraitLikenessLines(job: Job, results: readonly Result[]): string[] {
+  const scored = results.filter((r) => r.likenessScore !== null);
+  if (scored.length === 0) return [];
+  const lines = [scored.map((r) => `#${r.variant + 1} likeness ${Math.round(r.likenessScore!)}`).join(' · ')];
+  const summary = likenessSummary(job);
+  if (summary && summary.weak.length > 0) {
+    const who = job.subject === 'someone' || job.subject === 'memorial' ? 'them' : 'you';
+    const which = listed(summary.weak.map((v) => `#${v + 1}`));
+    const tried = summary.retries > 0 ? ` even after I made ${summary.weak.length === 1 ? 'it' : 'them'} ${times(summary.retries)} holding closer to your photos` : '';
+    const refund = summary.refunded > 0 ? ` ${credits(summary.refunded)} refunded for ${summary.weak.length === 1 ? 'it' : 'them'}.` : '';
+    lines.push(`${which} may not look like ${who}: likeness stayed under ${summary.min}${tried}.${refund}`);
+  }
+  return lines;
+}
+
+/** "Likeness to the original: 93", and a word when the face may have drifted. */
+export function restoreLikenessLines(job: Job, result: Result | undefined): string[] {
+  if (!result || result.likenessScore === null) return [];
+  const score = Math.round(result.likenessScore);
+  const summary = likenessSummary(job);
+  if (summary && summary.weak.length > 0) {
+    const again = summary.retries > 0 ? ', even after a second pass at higher fidelity' : '';
+    return [`Likeness to the original: ${score}. The face may have drifted from the original${again}; compare them closely.`];
+  }
+  return [`Likeness to the original: ${score}.${summary && summary.retries > 0 ? ' (Restored a second time at higher fidelity to keep the face.)' : ''}`];
 }
 
 /** Why a job ended without results, in the words of the messages table (they say the credits were refunded). */

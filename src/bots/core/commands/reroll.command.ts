@@ -1,5 +1,6 @@
 import { AppError } from '../../../errors.js';
 import { getJob, refundSucceededJob } from '../../../db/jobs.repository.js';
+import { NOT_THEM, recordVerdict } from '../../../db/likeness.repository.js';
 import type { Job } from '../../../db/schema.js';
 import { strongerIdentity } from '../../../gpu/styles.js';
 import type { CommandContext, CommandHandler } from '../context.js';
@@ -43,6 +44,8 @@ export const rerollCommand: CommandHandler = async (ctx) => {
 /** 👎 "not them": refund the rejected set once, then re-roll holding closer to the person's face. */
 export const notThemCommand: CommandHandler = async (ctx) => {
   const parent = await ownPortraitJob(ctx);
+  // The verdict sits beside each variant's likeness score, so operators can see how well the score foresees it.
+  await recordVerdict(ctx.deps.db, parent.id, NOT_THEM);
   const refunded = parent.status === 'succeeded' ? await refundSucceededJob(ctx.deps.db, parent.id) : 0;
   // The style says how much closer to the reference photos each "not them" holds.
   const strength = strongerIdentity(ctx.deps.styles.get(parent.style ?? ''), Number(parent.params.identityStrength ?? 0.7));
