@@ -119,7 +119,8 @@ export const results = pgTable(
   ],
 );
 
-export const LEDGER_REASONS = ['free', 'grant', 'reserve', 'commit', 'refund'] as const;
+/** `likeness_refund`: credits given back for variants the likeness gate could not make good (at most once per job and pocket). */
+export const LEDGER_REASONS = ['free', 'grant', 'reserve', 'commit', 'refund', 'likeness_refund'] as const;
 export type LedgerReason = (typeof LEDGER_REASONS)[number];
 export const POCKETS = ['free', 'paid'] as const;
 export type Pocket = (typeof POCKETS)[number];
