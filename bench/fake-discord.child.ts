@@ -26,6 +26,10 @@ export type ChildReply =
       outcomes: string[];
       /** Dispatch of the first to acknowledgement of the last (ms). */
       burstMs: number;
+      /** Dispatch of the first to dispatch of the last (ms): how long the fake took to send the burst. */
+      dispatchMs: number;
+      /** CPU this fake spent from the burst's dispatch to its last acknowledgement (ms): it shares the machine with the bot. */
+      fakeCpuMs: number;
     };
 
 let fake: FakeDiscord | undefined;
@@ -35,9 +39,10 @@ function send(reply: ChildReply): void {
   process.send?.(reply);
 }
 
-function dispatch(command: 'help' | 'portrait', name: string): FakeInteraction {
+/** An interaction made ready to send (`release` sends it): the burst's payloads are built before the clock starts. */
+function prepare(command: 'help' | 'portrait', name: string): FakeInteraction {
   const from = fake!.user(name);
-  if (command === 'help') return fake!.slash('help', [], { from });
+  if (command === 'help') return fake!.slash('help', [], { from, hold: true });
   const attachment = fake!.attachment(photo, 'me.jpg');
   return fake!.slash(
     'portrait',
@@ -45,7 +50,7 @@ function dispatch(command: 'help' | 'portrait', name: string): FakeInteraction {
       { name: 'style', type: OPTION.string, value: 'studio' },
       { name: 'photo1', type: OPTION.attachment, value: attachment.id },
     ],
-    { from, attachments: [attachment] },
+    { from, attachments: [attachment], hold: true },
   );
 }
 
@@ -61,9 +66,12 @@ process.on('message', (message: ChildRequest) => {
         return;
       case 'burst': {
         await fake!.ready();
-        const sent = message.names.map((name) => dispatch(message.command, name));
+        const sent = message.names.map((name) => prepare(message.command, name));
+        const cpu = process.cpuUsage();
+        fake!.release(sent);
         const acked = () => sent.every((i) => i.callbacks.length > 0);
         await fake!.waitFor(acked, message.settleMs).catch(() => undefined);
+        const fakeCpu = process.cpuUsage(cpu);
         if (message.waitForAnswers) await fake!.waitFor(() => sent.every((i) => (i.original?.editedAt.length ?? 0) > 0), message.settleMs).catch(() => undefined);
         const ackAt = (i: FakeInteraction) => i.callbacks.find((c) => c.status === 204)?.at;
         const first = Math.min(...sent.map((i) => i.dispatchedAt));
@@ -74,6 +82,8 @@ process.on('message', (message: ChildRequest) => {
           answers: sent.map((i) => (i.original?.editedAt[0] === undefined ? -1 : i.original.editedAt[0] - i.dispatchedAt)),
           outcomes: sent.map((i) => i.original?.content ?? ''),
           burstMs: last - first,
+          dispatchMs: Math.max(...sent.map((i) => i.dispatchedAt)) - first,
+          fakeCpuMs: (fakeCpu.user + fakeCpu.system) / 1000,
         });
         return;
       }

@@ -410,7 +410,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}) {
     if (!known) throw new HttpFailure(404, { code: 10003, message: 'Unknown Channel' });
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<number> {
+  /** `at`: when the request arrived (its callbacks are timed from it, not from the end of its body). */
+  async function route(req: IncomingMessage, res: ServerResponse, at: number): Promise<number> {
     const path = (req.url ?? '/').split('?')[0]!.replace(/^\/api\/v\d+/, '');
     const method = req.method ?? 'GET';
     const authorized = req.headers.authorization === `Bot ${token}`;
@@ -456,12 +457,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}) {
     if (head === 'interactions' && c === 'callback' && method === 'POST') {
       const interaction = interactionByToken(a, b!);
       if (interaction.callbacks.some((x) => x.status === 204)) {
-        interaction.callbacks.push({ type: Number(body?.type), flags: 0, at: performance.now(), status: 400, data: body?.data as Record<string, unknown> | undefined });
+        interaction.callbacks.push({ type: Number(body?.type), flags: 0, at, status: 400, data: body?.data as Record<string, unknown> | undefined });
         return fail(res, 400, { code: 40060, message: 'Interaction has already been acknowledged.' });
       }
       const type = Number(body?.type);
       const data = (body?.data ?? {}) as Record<string, unknown>;
-      interaction.callbacks.push({ type, flags: Number(data.flags ?? 0), at: performance.now(), status: 204, data });
+      interaction.callbacks.push({ type, flags: Number(data.flags ?? 0), at, status: 204, data });
       if (type === 4 || type === 5) {
         interaction.original = makeMessage(interaction.channelId, { ...data, content: type === 5 ? '' : data.content }, files, { kind: 'original', interactionId: interaction.id }, interaction.attachmentSizeLimit);
       }
@@ -552,7 +553,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}) {
 
   const server: Server = createServer((req, res) => {
     const at = performance.now();
-    route(req, res).then(
+    route(req, res, at).then(
       (status) => requests.push({ method: req.method ?? 'GET', path: (req.url ?? '').split('?')[0]!, authorized: Boolean(req.headers.authorization), status, at }),
       (error: unknown) => {
         const status = error instanceof HttpFailure ? error.status : 500;
@@ -597,7 +598,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}) {
     return { user: u, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, pending: false, permissions: '2248473465835073', nick: null, avatar: null };
   }
 
-  function dispatchInteraction(type: number, data: Record<string, unknown>, from: FakeUser, where: Where, extra: Record<string, unknown> = {}, attachmentSizeLimit = 10 * MiB): FakeInteraction {
+  function dispatchInteraction(type: number, data: Record<string, unknown>, from: FakeUser, where: Where, extra: Record<string, unknown> = {}, attachmentSizeLimit = 10 * MiB, hold = false): FakeInteraction {
     const id = snowflake();
     const interactionToken = Buffer.from(`interaction:${id}:${randomBytes(48).toString('base64url')}`).toString('base64url');
     const inGuild = where.guild !== false;
@@ -634,6 +635,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}) {
     };
     interactions.set(id, interaction);
     byToken.set(interactionToken, interaction);
+    if (hold) return interaction;
     interaction.dispatchedAt = performance.now();
     send(shardOf(interaction.guildId), 'INTERACTION_CREATE', payload);
     return interaction;
@@ -698,10 +700,26 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}) {
     slash(
       name: string,
       options: SlashOption[],
-      opts: { from: FakeUser; attachments?: FakeAttachment[]; where?: Where; attachmentSizeLimit?: number },
+      opts: { from: FakeUser; attachments?: FakeAttachment[]; where?: Where; attachmentSizeLimit?: number; hold?: boolean },
     ): FakeInteraction {
       const resolved = opts.attachments?.length ? { attachments: Object.fromEntries(opts.attachments.map((att) => [att.id, att])) } : undefined;
-      return dispatchInteraction(2, { id: snowflake(), name, type: 1, options, ...(resolved ? { resolved } : {}) }, opts.from, opts.where ?? {}, {}, opts.attachmentSizeLimit);
+      return dispatchInteraction(2, { id: snowflake(), name, type: 1, options, ...(resolved ? { resolved } : {}) }, opts.from, opts.where ?? {}, {}, opts.attachmentSizeLimit, opts.hold);
+    },
+
+    /**
+     * Sends interactions made with `hold: true` back to back, their frames serialized beforehand:
+     * a burst as the bot sees it, with this side's cost down to the socket writes (for benchmarks).
+     */
+    release(held: FakeInteraction[]): void {
+      const frames = held.map((i) => ({ interaction: i, shard: shardOf(i.guildId), d: JSON.stringify(i.payload) }));
+      for (const { interaction, shard, d } of frames) {
+        const socket = sockets.get(shard);
+        if (!socket || socket.readyState !== socket.OPEN) throw new Error(`fake discord: shard ${shard} is not connected`);
+        const seq = (seqs.get(shard) ?? 0) + 1;
+        seqs.set(shard, seq);
+        interaction.dispatchedAt = performance.now();
+        socket.send(`{"op":0,"t":"INTERACTION_CREATE","s":${seq},"d":${d}}`);
+      }
     },
 
     /** Autocomplete of a slash command option. */

@@ -1,5 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-
 /**
  * Acknowledgements before work. Discord forgets an interaction not acknowledged within 3 seconds,
  * and the work behind one (a photo's decode and face check run partly on this thread) can hold the
@@ -30,28 +28,44 @@ export function createAckFirst(options: AckFirstOptions = {}): AckFirst {
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const maxWaitMs = options.maxWaitMs ?? 1_000;
   let inFlight = 0;
-  const quietWaiters = new Set<() => void>();
+  // Work waiting for quiet, oldest first: all wait the same maxWaitMs, so deadlines come in this
+  // order too and one timer (for the oldest) serves them all. A burst has hundreds waiting; a
+  // timer and an AbortController each would cost the acknowledgements CPU.
+  const quietWaiters: Array<{ wake: () => void; deadline: number }> = [];
+  let timer: NodeJS.Timeout | undefined;
   let running = 0;
   const waiting: Array<() => void> = [];
+
+  const armTimer = () => {
+    const oldest = quietWaiters[0];
+    if (timer || !oldest) return;
+    timer = setTimeout(expire, Math.max(0, oldest.deadline - performance.now()));
+    timer.unref();
+  };
+  function expire(): void {
+    timer = undefined;
+    const now = performance.now();
+    let due = 0;
+    while (due < quietWaiters.length && quietWaiters[due]!.deadline <= now) due += 1;
+    for (const { wake } of quietWaiters.splice(0, due)) wake();
+    armTimer();
+  }
 
   const settle = () => {
     inFlight -= 1;
     if (inFlight === 0) {
-      for (const resolve of quietWaiters) resolve();
-      quietWaiters.clear();
+      clearTimeout(timer);
+      timer = undefined;
+      for (const { wake } of quietWaiters.splice(0)) wake();
     }
   };
 
-  async function quiet(): Promise<void> {
-    if (inFlight === 0) return;
-    const timeout = new AbortController();
-    let wake = () => {};
-    await Promise.race([
-      new Promise<void>((resolve) => quietWaiters.add((wake = resolve))),
-      sleep(maxWaitMs, undefined, { signal: timeout.signal, ref: false }).catch(() => undefined),
-    ]);
-    timeout.abort();
-    quietWaiters.delete(wake);
+  function quiet(): Promise<void> {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise<void>((wake) => {
+      quietWaiters.push({ wake, deadline: performance.now() + maxWaitMs });
+      armTimer();
+    });
   }
 
   return {

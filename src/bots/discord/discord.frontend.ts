@@ -12,7 +12,9 @@ import { createDiscordClient, createDiscordRest, type ShardingOptions } from './
 import { safeDiscordError } from './discord-errors.js';
 import { createRedisDiscordState, type DiscordState } from './discord-state.js';
 import { createDiscordDeliverer, type SignedLinks } from './discord.deliverer.js';
+import { createInteractionAcknowledger } from './interaction-ack.js';
 import { createInteractionAnswer } from './interaction-answer.js';
+import { createInteractionCallbackPoster } from './interaction-callback.js';
 import { createInteractionHandler } from './interaction-handlers.js';
 import { createReactionHandler } from './reaction-handler.js';
 
@@ -56,7 +58,8 @@ export interface DiscordFrontend {
 
 /**
  * Builds the discord.js front-end over the command layer. Every interaction is acknowledged
- * (deferred, ephemerally) before anything is awaited, then answered by editing that reply: the
+ * (deferred, ephemerally) before anything is awaited, from its raw gateway packet (before
+ * discord.js builds its objects), then answered by editing that reply: the
  * queue position, the consent card, or a friendly error only the person sees. Results come later
  * through the deliverer. Reactions on result messages (1️⃣–4️⃣, ⭐, 🔄, 👎, ❌) count only from
  * the person who asked. The bot token stays inside discord.js; interaction tokens go to Redis
@@ -88,8 +91,11 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
     void work.finally(() => inFlight.delete(work));
   };
 
+  // Acknowledgements go out from the raw gateway packets, on their own lean HTTP client.
+  const callbacks = createInteractionCallbackPoster(discord.apiBase);
+  const acknowledger = createInteractionAcknowledger({ client, poster: callbacks, ackFirst, logger, accepting: () => !stopping });
   const answering = createInteractionAnswer({ app, ackFirst, state });
-  const onInteraction = createInteractionHandler({ app, ackFirst, answering, policy, logger });
+  const onInteraction = createInteractionHandler({ app, acknowledger, answering, policy, logger });
   const onReaction = createReactionHandler({ app, client, answering, logger });
 
   // ---------- wiring ----------
@@ -138,6 +144,7 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
       // destroy() forgets the token; handlers still finishing need it for their last requests.
       client.rest.setToken(discord.token);
       await Promise.race([Promise.allSettled([...inFlight]), sleep(tuning.drainMs, undefined, { ref: false })]);
+      callbacks.close();
       logger.info('discord gateway closed');
     },
   };

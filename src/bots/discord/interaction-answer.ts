@@ -23,6 +23,21 @@ export interface InteractionAnswerDeps {
   state: DiscordState;
 }
 
+/**
+ * A child logger made on first use: pino's child() runs its redaction over the bindings, which
+ * over a burst of interactions costs more than it is worth before anything needs logging.
+ */
+export interface LazyLogger {
+  (): Logger;
+  isLevelEnabled(level: string): boolean;
+}
+
+/** A {@link LazyLogger} for `parent.child(bindings)`. */
+export function lazyChild(parent: Logger, bindings: () => Record<string, unknown>): LazyLogger {
+  let child: Logger | undefined;
+  return Object.assign(() => (child ??= parent.child(bindings())), { isLevelEnabled: (level: string) => parent.isLevelEnabled(level) });
+}
+
 /** A status message's new text, with its buttons cleared. */
 export type StatusEdit = (body: { content: string; components: [] }) => Promise<unknown>;
 
@@ -32,10 +47,14 @@ export type StatusEdit = (body: { content: string; components: [] }) => Promise<
  * editing the deferred reply.
  */
 export interface InteractionAnswer {
-  /** Waits for the acknowledgement; false when Discord refused it (a replay, or too late): nothing more to do then. */
-  acknowledged(ack: Promise<unknown>, log: Logger, started: number): Promise<boolean>;
+  /**
+   * Waits for the acknowledgement; false when Discord refused it (a replay, or too late): nothing
+   * more to do then. `log` is called only once it is settled (a child logger costs, and the
+   * acknowledgements of a burst come first).
+   */
+  acknowledged(ack: Promise<unknown>, log: LazyLogger, started: number): Promise<boolean>;
   /** Runs a request and shows its answer in the deferred reply; an unexpected failure still gets a word (an apology with a reference). */
-  answer(interaction: RepliableInteraction, request: Request, log: Logger): Promise<void>;
+  answer(interaction: RepliableInteraction, request: Request, log: LazyLogger): Promise<void>;
   /** The command layer, after the acknowledgements in flight; requests with photos a few at a time. */
   handle(request: Request): Promise<Reply>;
   /**
@@ -81,11 +100,11 @@ export function createInteractionAnswer(deps: InteractionAnswerDeps): Interactio
     async acknowledged(ack, log, started) {
       try {
         await ack;
-        log.debug({ ackMs: Math.round(performance.now() - started) }, 'interaction acknowledged');
+        if (log.isLevelEnabled('debug')) log().debug({ ackMs: Math.round(performance.now() - started) }, 'interaction acknowledged');
         return true;
       } catch (error) {
-        if (isStaleInteraction(error)) log.info({ err: safeDiscordError(error) }, 'interaction already acknowledged or expired; ignored');
-        else log.warn({ err: safeDiscordError(error) }, 'could not acknowledge an interaction');
+        if (isStaleInteraction(error)) log().info({ err: safeDiscordError(error) }, 'interaction already acknowledged or expired; ignored');
+        else log().warn({ err: safeDiscordError(error) }, 'could not acknowledge an interaction');
         return false;
       }
     },
@@ -102,7 +121,7 @@ export function createInteractionAnswer(deps: InteractionAnswerDeps): Interactio
         }
       } catch (error) {
         const ref = randomBytes(4).toString('hex');
-        log.error({ err: safeDiscordError(error), ref }, 'discord interaction failed');
+        log().error({ err: safeDiscordError(error), ref }, 'discord interaction failed');
         await interaction.editReply({ content: apology(ref), components: [] }).catch(() => undefined);
       }
     },

@@ -10,11 +10,11 @@ import type { Logger } from '../../logger.js';
 import { COMMAND_CATALOG } from '../core/command-catalog.js';
 import { messageFor } from '../core/messages.js';
 import type { CommandName, PhotoSource, Request } from '../core/request.js';
-import type { AckFirst } from './ack-first.js';
 import { discordPhotoSource, type AttachmentPolicy } from './attachments.js';
 import { safeDiscordError } from './discord-errors.js';
-import { decodeCustomId, optionsFromSlash, SLASH_COMMANDS } from './discord-translation.js';
-import { conversationOf, userOf, type InteractionAnswer } from './interaction-answer.js';
+import { optionsFromSlash, SLASH_COMMANDS } from './discord-translation.js';
+import { buttonAck, SLASH_ACK, type InteractionAcknowledger } from './interaction-ack.js';
+import { conversationOf, lazyChild, userOf, type InteractionAnswer } from './interaction-answer.js';
 import { photoOptionNames, styleSuggestions } from './slash-commands.js';
 
 /** The option names that carry photos, per command (`photo1`…`photo4`, `photo`). */
@@ -24,25 +24,26 @@ const PHOTO_OPTIONS: ReadonlyMap<CommandName, string[]> = new Map(
 
 export interface InteractionHandlerDeps {
   app: Pick<App, 'styles'>;
-  ackFirst: AckFirst;
+  acknowledger: InteractionAcknowledger;
   answering: InteractionAnswer;
   policy: AttachmentPolicy;
   logger: Logger;
 }
 
 /**
- * Routes an interaction: slash commands and buttons are acknowledged (deferred, ephemerally)
- * before anything is awaited, then answered through `answering`; someone else's button gets a
- * notice only the presser sees; autocomplete suggests styles. Never rejects: failures are logged.
+ * Routes an interaction: slash commands and buttons are acknowledged (deferred, ephemerally; most
+ * often already from their raw packet, see interaction-ack.ts) before anything is awaited, then
+ * answered through `answering`; someone else's button gets a notice only the presser sees;
+ * autocomplete suggests styles. Never rejects: failures are logged.
  */
 export function createInteractionHandler(deps: InteractionHandlerDeps): (interaction: Interaction) => Promise<void> {
-  const { app, ackFirst, answering, policy, logger } = deps;
+  const { app, acknowledger, answering, policy, logger } = deps;
 
   async function onSlash(interaction: ChatInputCommandInteraction): Promise<void> {
     const started = performance.now();
     // Acknowledge first, before any awaited I/O: Discord forgets an interaction not answered within 3 s.
-    const ack = ackFirst.acknowledging(interaction.deferReply({ flags: MessageFlags.Ephemeral }));
-    const log = logger.child({ interactionId: interaction.id, command: interaction.commandName });
+    const ack = acknowledger.acknowledge(interaction, SLASH_ACK);
+    const log = lazyChild(logger, () => ({ interactionId: interaction.id, command: interaction.commandName }));
     if (!(await answering.acknowledged(ack, log, started))) return;
     const command = SLASH_COMMANDS.get(interaction.commandName);
     if (!command) {
@@ -68,18 +69,12 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
 
   async function onButton(interaction: ButtonInteraction): Promise<void> {
     const started = performance.now();
-    const press = decodeCustomId(interaction.customId);
-    const log = logger.child({ interactionId: interaction.id, button: press?.command });
     // Someone else's button: a notice only the presser sees, straight away and without a lookup.
-    if (!press || (press.owner && press.owner !== interaction.user.id)) {
-      const content = press ? messageFor('NOT_YOURS') : 'That button no longer works. Please run the command again.';
-      await answering.acknowledged(ackFirst.acknowledging(interaction.reply({ content, flags: MessageFlags.Ephemeral })), log, started);
-      return;
-    }
     // The terms and "delete everything?" are answered in place; work gets its own status message.
-    const inPlace = press.command === 'consent' || press.command === 'forget';
-    const ack = ackFirst.acknowledging(inPlace ? interaction.deferUpdate() : interaction.deferReply({ flags: MessageFlags.Ephemeral }));
-    if (!(await answering.acknowledged(ack, log, started))) return;
+    const { plan, press } = buttonAck(interaction.customId, interaction.user.id);
+    const ack = acknowledger.acknowledge(interaction, plan);
+    const log = lazyChild(logger, () => ({ interactionId: interaction.id, button: press?.command }));
+    if (!(await answering.acknowledged(ack, log, started)) || plan.kind === 'notice' || !press) return;
     const request: Request = {
       platform: 'discord',
       eventId: interaction.id,
