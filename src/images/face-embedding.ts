@@ -22,8 +22,14 @@ export interface FaceEmbedding {
 }
 
 export interface EmbedOptions {
-  /** The image is decoded to fit inside this square first (default 640): BlazeFace sees 256 px, the crop 160. */
+  /** The face is cropped from the image decoded to fit inside this square (default 640). */
   maxEdge?: number;
+  /**
+   * Look for the face in a smaller copy first (BlazeFace sees 256 px anyway): about twice as fast
+   * for a picture with one big face, such as a portrait variant. When nothing is found there, the
+   * `maxEdge` copy is searched as well. Default: search the `maxEdge` copy only.
+   */
+  detectEdge?: number;
 }
 
 const DEFAULT_EDGE = 640;
@@ -85,13 +91,17 @@ export async function warmUpFaceEmbedder(): Promise<void> {
 
 /**
  * The embedding of the largest face in an encoded image, or undefined when no face is found.
- * One decode (to `maxEdge`), BlazeFace, a square crop of the detector's face box (1.4x the face,
- * padded with black where it leaves the picture) resized to 160 px in grey, then the description
- * net. Tens of milliseconds on one core. Throws AppError for bytes that are not a readable image.
+ * A decode (to `maxEdge`; and to `detectEdge` when given), BlazeFace, a square crop of the
+ * detector's face box (1.4x the face, padded with black where it leaves the picture) resized to
+ * 160 px in grey, then the description net. Tens of milliseconds on one core. Throws AppError for
+ * bytes that are not a readable image.
  */
 export async function embedLargestFace(image: Buffer, options: EmbedOptions = {}): Promise<FaceEmbedding | undefined> {
-  const pixels = await decodeForModel(image, options.maxEdge ?? DEFAULT_EDGE);
-  const [face] = await detectFacesInPixels(pixels);
+  const maxEdge = options.maxEdge ?? DEFAULT_EDGE;
+  const small = options.detectEdge && options.detectEdge < maxEdge ? decodeForModel(image, options.detectEdge) : undefined;
+  const [pixels, found] = await Promise.all([decodeForModel(image, maxEdge), small?.then(detectFacesInPixels)]);
+  let face = found?.[0] && scaleBox(found[0], pixels.info.width / (await small!).info.width);
+  face ??= (await detectFacesInPixels(pixels))[0];
   if (!face) return undefined;
   const [tf, net] = await Promise.all([loadTf(), loadModel()]);
   const { width, height, channels } = pixels.info;
@@ -111,6 +121,10 @@ export async function embedLargestFace(image: Buffer, options: EmbedOptions = {}
   } finally {
     descriptor.dispose();
   }
+}
+
+function scaleBox(face: FaceBox, scale: number): FaceBox {
+  return { left: face.left * scale, top: face.top * scale, width: face.width * scale, height: face.height * scale, score: face.score };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { resultKey, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { taskForJob } from './gpu-task.js';
-import { createReferenceCache, embedFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
+import { createReferenceCache, embedFace, embedPortraitFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
 
 export interface GpuHandlerDeps {
   db: Db;
@@ -60,6 +60,11 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
   let likeness: LikenessRecord | undefined;
   try {
     const task = await taskForJob(job, deps.store, deps.styles);
+    // The reference photos are measured while the backend works (the GPU is elsewhere, or the local
+    // backend is busy in libvips threads); the instant backend answers at once, with placeholders.
+    if (deps.likeness && deps.likeness.min > 0 && task.kind !== 'upscale' && deps.backend.name !== 'instant') {
+      referenceFaces.faces(job.inputs, task.kind === 'portrait' ? task.photos : [task.photo]).catch(() => undefined);
+    }
     const result = await deps.backend.run(task, attempt.signal);
     // Every output of every backend is labelled as AI-made here, in one place.
     const note = job.kind === 'restore' || job.subject === 'memorial' ? RECONSTRUCTION_NOTE : undefined;
@@ -145,7 +150,7 @@ async function measureLikeness(deps: GpuHandlerDeps, job: Job, task: GpuTask, re
         settings,
         stronger: (strength) => strongerIdentity(style, strength),
         regenerate,
-        embed: embedFace,
+        embed: embedPortraitFace,
         onRetryFailed,
         signal,
       });
