@@ -89,7 +89,16 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         const reconcile = () => reconcileJobs({ db: database.db, gpuQueue, delivery: deliveryQueue, logger }, RECONCILE_AFTER_MS).catch((error: unknown) => logger.warn({ err: error }, 'reconcile failed'));
         reconciler = setInterval(() => void reconcile(), RECONCILE_EVERY_MS).unref();
       }
-      const worker = startGpuWorker(workerOptions(config.gpu.concurrency), { db: database.db, store, backend, styles, delivery: deliveryQueue, logger, markOutputs: config.markOutputs });
+      const worker = startGpuWorker(workerOptions(config.gpu.concurrency), {
+        db: database.db,
+        store,
+        backend,
+        styles,
+        delivery: deliveryQueue,
+        logger,
+        markOutputs: config.markOutputs,
+        likeness: config.likeness,
+      });
       workers.push(worker);
       return worker;
     },

@@ -41,6 +41,8 @@ describe('portraits on Replicate, end to end', () => {
       GPU_POLL_INTERVAL_MS: '10',
       GPU_HTTP_RETRY_BASE_MS: '10',
       GPU_ATTEMPTS: '3',
+      // The fake paints solid colours, no face: the likeness gate (test/integration/likeness-gate.test.ts) would regenerate every set.
+      LIKENESS_MIN: '0',
     });
     await agree(t.app);
     outbox = recordingDeliverer();

@@ -1,7 +1,7 @@
 /**
  * The likeness gate on real photos, Postgres, Redis and the artifact store: a GPU worker with the
- * gate on (its deps as the app wires them), a backend that paints a stranger's face into chosen
- * variants, the delivery worker and a recording deliverer standing in for the chat.
+ * gate on (the app's own, or one started with other settings), a backend that paints a stranger's
+ * face into chosen variants, the delivery worker and a recording deliverer standing in for the chat.
  */
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,7 +61,7 @@ describe('the likeness gate', () => {
   const workers: Array<{ worker: Worker; connection: Redis }> = [];
 
   beforeEach(async () => {
-    t = await createTestApp({ FREE_DAILY_CREDITS: '2' });
+    t = await createTestApp({ FREE_DAILY_CREDITS: '2', LIKENESS_MIN: String(GATE.min), LIKENESS_RETRIES: String(GATE.retries) });
     await agree(t.app);
     outbox = recordingDeliverer();
     t.app.startDeliveryWorker(new Map([['telegram', outbox.deliverer]]));
@@ -100,7 +100,8 @@ describe('the likeness gate', () => {
   it('regenerates a variant that shows someone else, with stronger identity, and delivers a good one, charged once', async () => {
     await grantCredits(t.app.database.db, (await account()).id, 10);
     const { backend, calls } = castingBackend((call, variant) => call === 1 && variant === 2);
-    startGatedWorker(backend);
+    // The app's own GPU worker: LIKENESS_MIN and LIKENESS_RETRIES reach the gate from config.
+    t.app.startGpuWorker(backend);
     const jobId = await submit();
 
     const final = await outbox.finalFor(jobId, 60_000);
