@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { formatUsageReport, parseAdminArgs } from '../../src/bots/core/commands/admin.command.js';
+import { formatAgreement, formatUsageReport, parseAdminArgs } from '../../src/bots/core/commands/admin.command.js';
 import type { GpuBackend } from '../../src/gpu/backend.js';
 import { createInstantBackend } from '../../src/gpu/instant.backend.js';
 import { createLogger } from '../../src/logger.js';
@@ -62,6 +62,7 @@ describe('/admin stats and the admin log', () => {
       'Top users:',
       '• telegram:7 (Ada) — 2 jobs · GPU 5.0 s · $0.02',
       '• telegram:8 (Bo) — 1 job · GPU 2.5 s · $0.01',
+      'Likeness: no scored portrait sets yet.',
     ]);
 
     // Forgotten people stay in the sums, anonymously.
@@ -92,6 +93,13 @@ describe('admin parsing and formatting', () => {
     expect(parseAdminArgs('stats 30', 'discord')).toEqual({ action: 'stats', days: 30 });
     expect(parseAdminArgs('stats 0', 'telegram')).toBeUndefined();
     expect(parseAdminArgs('stats 91', 'telegram')).toBeUndefined();
+  });
+
+  it('puts the likeness agreement in two lines', () => {
+    const agreement = { since: new Date(), threshold: 60, sets: 20, rejectedLow: 3, rejectedHigh: 1, keptLow: 2, keptHigh: 14, rate: 0.85, meanLowestRejected: 48.6, meanLowestKept: 81.2 };
+    expect(formatAgreement(agreement)).toBe(
+      'Likeness: score and 👎 agree on 85% of 20 sets (weak = lowest variant under 60).\n👎 sets: 4 (lowest score 49 on average) · kept: 16 (81).',
+    );
   });
 
   it('says so plainly when there was no usage', () => {

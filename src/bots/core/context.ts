@@ -15,7 +15,7 @@ export interface CoreDeps {
   store: ArtifactStore;
   gpuQueue: GpuQueue;
   styles: StyleCatalog;
-  config: Pick<Config, 'credits' | 'photos' | 'adminIds'> & { gpu: Pick<Config['gpu'], 'backend' | 'concurrency'> };
+  config: Pick<Config, 'credits' | 'photos' | 'adminIds'> & Partial<Pick<Config, 'likeness'>> & { gpu: Pick<Config['gpu'], 'backend' | 'concurrency'> };
   logger: Logger;
   now?: () => Date;
   /** The portrait face check (default: BlazeFace in process); a port so benchmarks can isolate orchestration. */

@@ -1,5 +1,6 @@
 import { resolveAccount, setBanned } from '../../../db/accounts.repository.js';
 import { grantCredits } from '../../../db/ledger.repository.js';
+import { likenessAgreement, type LikenessAgreement } from '../../../db/likeness.repository.js';
 import { usageReport, type UsageLine, type UsageReport } from '../../../db/usage.repository.js';
 import { AppError } from '../../../errors.js';
 import type { CommandHandler } from '../context.js';
@@ -63,7 +64,8 @@ export const adminCommand: CommandHandler = async (ctx) => {
     ctx.logger.info({ admin, action: 'stats', days: parsed.days }, 'admin action');
     // Whole UTC days: "7 days" is today and the six before it.
     const since = new Date(Date.UTC(ctx.now.getUTCFullYear(), ctx.now.getUTCMonth(), ctx.now.getUTCDate() - (parsed.days - 1)));
-    return info(formatUsageReport(await usageReport(deps.db, since), parsed.days), { ephemeral: true });
+    const [usage, agreement] = await Promise.all([usageReport(deps.db, since), likenessAgreement(deps.db, since, deps.config.likeness?.min)]);
+    return info([formatUsageReport(usage, parsed.days), formatAgreement(agreement)].join('\n'), { ephemeral: true });
   }
   const name = `${parsed.user.platform}:${parsed.user.userId}`;
   const account = await resolveAccount(deps.db, parsed.user);
@@ -98,4 +100,14 @@ export function formatUsageReport(report: UsageReport, days: number): string {
   lines.push('By backend:', ...report.byBackend.map(usageLine));
   lines.push('Top users:', ...report.topUsers.map(usageLine));
   return lines.join('\n');
+}
+
+/** Pure: how well the likeness score foresaw the people's own 👎, in one line. */
+export function formatAgreement(a: LikenessAgreement): string {
+  if (a.sets === 0 || a.rate === null) return 'Likeness: no scored portrait sets yet.';
+  const mean = (n: number | null) => (n === null ? '–' : String(Math.round(n)));
+  return [
+    `Likeness: score and 👎 agree on ${Math.round(a.rate * 100)}% of ${a.sets} set${a.sets === 1 ? '' : 's'} (weak = lowest variant under ${a.threshold}).`,
+    `👎 sets: ${a.rejectedLow + a.rejectedHigh} (lowest score ${mean(a.meanLowestRejected)} on average) · kept: ${a.keptLow + a.keptHigh} (${mean(a.meanLowestKept)}).`,
+  ].join('\n');
 }
