@@ -94,7 +94,7 @@ const schema = z.object({
   ADMIN_PASSWORD: optionalString,
   LINK_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
   FILE_LINK_TTL_HOURS: int(1, 72),
-  LIKENESS_MIN: z.coerce.number().min(0).max(100).default(60),
+  LIKENESS_MIN: z.coerce.number().min(0).max(100).default(50),
   LIKENESS_RETRIES: int(0, 2),
   FREE_DAILY_CREDITS: int(0, 8),
   PRICE_PORTRAIT: int(0, 4),

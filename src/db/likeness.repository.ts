@@ -42,7 +42,7 @@ export interface LikenessAgreement {
  * pass config.likeness.min), and "rejected" by the requester when it got a 👎. Sets without a
  * 👎 count as kept. Only measured sets count (the gate off, or the instant backend, leaves none).
  */
-export async function likenessAgreement(db: DbOrTx, since: Date, threshold = 60): Promise<LikenessAgreement> {
+export async function likenessAgreement(db: DbOrTx, since: Date, threshold = 50): Promise<LikenessAgreement> {
   const { rows } = await db.execute<{ rejected: boolean; low: boolean; n: number; mean: string | null }>(sql`
     with sets as (
       select r.job_id, min(r.likeness_score) as lowest, bool_or(r.verdict = 'not_them') as rejected
