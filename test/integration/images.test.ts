@@ -22,6 +22,7 @@ import {
   withProvenance,
   type PhotoLimits,
 } from '../../src/images/index.js';
+import { joinJpegStrips, stripLayout } from '../../src/images/jpeg-strips.js';
 import { superResolve } from '../../src/images/super-resolution.js';
 import { pngHeaderClaiming } from '../support/hostile-images.js';
 
@@ -472,6 +473,53 @@ describe('encodeToFit', () => {
     expect(photo.bytes.length).toBeLessThanOrEqual(10_000_000);
     expect(await readXmp(photo.bytes)).toContain(TRAINED);
   }, 60_000);
+
+  it('always fits, within one step of the best quality, in at most two full encodes', async () => {
+    const plain = { mozjpeg: false, chromaSubsampling: '4:2:0', optimiseCoding: false } as const;
+    // Half flat sky, half fine noise: a sample from one part would be far off for the whole.
+    const noise = await sharp({ create: { width: 7680, height: 3072, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 24 } } }).png({ compressionLevel: 0 }).toBuffer();
+    const halfFlat = await sharp({ create: { width: 7680, height: 6144, channels: 3, background: '#8ab4d8' } }).composite([{ input: noise, top: 3072, left: 0 }]).jpeg({ quality: 95 }).toBuffer();
+    const big = await eightK();
+    for (const [image, maxBytes] of [[big, 10 * 1024 * 1024], [big, 8_000_000], [big, 15_000_000], [halfFlat, 4_500_000], [halfFlat, 10_000_000]] as const) {
+      const fit = await encodeToFit(image, { maxBytes });
+      if (fit.tooLarge || fit.quality === 'original') throw new Error(`expected an encode under ${maxBytes}`);
+      expect(fit.bytes.length).toBeLessThanOrEqual(maxBytes);
+      expect(fit.encodes).toBeLessThanOrEqual(2);
+      // Two steps up would not fit: the best quality is this one or the next.
+      const overhead = fit.bytes.length - (await sharp(image).jpeg({ quality: fit.quality, ...plain }).toBuffer()).length;
+      expect(Math.abs(overhead)).toBeLessThan(20_000); // the XMP label, restart markers: the same pixels, the same coding
+      const twoUp = await sharp(image).jpeg({ quality: fit.quality + 2, ...plain }).toBuffer();
+      expect(twoUp.length + overhead).toBeGreaterThan(maxBytes);
+    }
+  }, 120_000);
+
+  it('joins strips encoded apart into one JPEG that decodes to the same pixels as one encode', async () => {
+    const plain = { quality: 70, mozjpeg: false, chromaSubsampling: '4:2:0', optimiseCoding: false } as const;
+    const { data, info } = await sharp(fixture('faces-group.jpg')).resize(1000, 700, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    const layout = stripLayout(info.width, info.height, 3);
+    if (!layout) throw new Error('expected a layout');
+    expect(layout).toEqual({ rowsPerStrip: 240, strips: 3 }); // 44 MCU rows: 15 + 15 + 14
+    const rowBytes = info.width * 3;
+    const strips = await Promise.all(
+      Array.from({ length: layout.strips }, (_, i) => {
+        const top = i * layout.rowsPerStrip;
+        const height = Math.min(layout.rowsPerStrip, info.height - top);
+        return sharp(data.subarray(top * rowBytes, (top + height) * rowBytes), { raw: { width: info.width, height, channels: 3 } }).jpeg(plain).toBuffer();
+      }),
+    );
+    const joined = joinJpegStrips(strips, info.height, layout.rowsPerStrip);
+    const whole = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg(plain).toBuffer();
+    expect(joined.includes(Buffer.from([0xff, 0xdd, 0x00, 0x04]))).toBe(true); // a restart interval
+    expect(await imageInfo(joined)).toMatchObject({ width: 1000, height: 700, format: 'jpeg' });
+    const [a, b] = await Promise.all([sharp(joined, { failOn: 'error' }).raw().toBuffer(), sharp(whole).raw().toBuffer()]);
+    expect(a.equals(b)).toBe(true);
+    expect(Math.abs(joined.length - whole.length)).toBeLessThan(200);
+
+    // Strips encoded differently cannot be joined.
+    const other = await sharp(data.subarray(layout.rowsPerStrip * rowBytes, 2 * layout.rowsPerStrip * rowBytes), { raw: { width: info.width, height: layout.rowsPerStrip, channels: 3 } }).jpeg({ ...plain, quality: 71 }).toBuffer();
+    expect(() => joinJpegStrips([strips[0]!, other, strips[2]!], info.height, layout.rowsPerStrip)).toThrow(RangeError);
+    expect(() => joinJpegStrips(strips, info.height + 16, layout.rowsPerStrip)).toThrow(RangeError);
+  });
 
   it('says "send a link instead" when nothing fits', async () => {
     const noise = await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
