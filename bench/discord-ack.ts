@@ -1,14 +1,18 @@
 /**
  * Discord acknowledgement latency: a burst of interactions arrives through the fake gateway at
  * once, and each must be acknowledged (deferred) within Discord's 3 seconds. Measured by the fake
- * Discord, which runs in a child process of its own (the real one is on other machines): from the
- * moment it wrote INTERACTION_CREATE to the socket to the moment the callback request arrived.
- * Two handlers on the same discord.js client set-up, in the same run:
+ * Discord, which runs in a child process of its own (the real one is on other machines), as
+ * Discord would see it: from the moment it wrote INTERACTION_CREATE to the socket to the moment
+ * the callback request arrived (its headers read). The burst's frames are serialized before the
+ * clock starts and written back to back, so the fake's own payload building does not hold up the
+ * callbacks it is timing (the fake still shares the machine's cores with the bot: its CPU for the
+ * burst is printed). Two handlers on the same discord.js client set-up, in the same run:
  *
  *   defer only   `interactionCreate` → `deferReply()`, nothing else: the floor of discord.js here
  *   Likeness     the real front-end on a `/portrait` with one photo each, from as many different
- *                people: after the defer, the photo is downloaded from the fake CDN, normalized and
- *                face-checked, credits reserved, the job queued, and the reply edited
+ *                people: acknowledged from the raw gateway packet (src/bots/discord/interaction-ack.ts),
+ *                then the photo is downloaded from the fake CDN, normalized and face-checked,
+ *                credits reserved, the job queued, and the reply edited
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -48,6 +52,10 @@ export interface AckFigures {
   missed: number;
   /** Dispatch of the first to acknowledgement of the last. */
   burstMs: number;
+  /** Dispatch of the first to dispatch of the last: the fake's writing of the burst. */
+  dispatchMs: number;
+  /** CPU the fake Discord spent from the burst to its last acknowledgement (it shares the cores). */
+  fakeCpuMs: number;
 }
 
 export interface DiscordAckResult {
@@ -101,6 +109,8 @@ function figures(burst: Extract<ChildReply, { type: 'burst' }>): AckFigures {
     maxMs: latencies.length ? Math.max(...latencies) : Number.NaN,
     missed: burst.acks.filter((ms) => ms < 0 || ms > DISCORD_ACK_TARGETS.deadlineMs).length,
     burstMs: burst.burstMs,
+    dispatchMs: burst.dispatchMs,
+    fakeCpuMs: burst.fakeCpuMs,
   };
 }
 
@@ -201,7 +211,8 @@ export function printDiscordAck(result: DiscordAckResult): void {
   const out: string[] = [];
   out.push(`(e) Discord acknowledgement latency: a burst of ${result.burst} interactions through the fake gateway`);
   out.push('    from INTERACTION_CREATE written to the socket to the defer callback arriving at the fake Discord (a child process)');
-  out.push('    Likeness: /portrait with one photo each, from different people; download, checks and queueing run after the defer');
+  out.push('    Likeness: /portrait with one photo each, from different people, acknowledged from the raw gateway packet;');
+  out.push('    download, checks and queueing run after the defer');
   out.push(`    machine: ${result.machine.cores} cores, 1-minute load ${fmt(result.machine.loadBefore, 1)} before the run`);
   out.push('');
   out.push(
@@ -213,6 +224,8 @@ export function printDiscordAck(result: DiscordAckResult): void {
       ['max (ms)', fmt(d.maxMs, 1), fmt(l.maxMs, 1), '', ''],
       ['missed 3 s deadlines', String(d.missed), String(l.missed), result.targets.deadlines.target, mark(result.targets.deadlines.met)],
       ['whole burst acknowledged in (ms)', fmt(d.burstMs, 0), fmt(l.burstMs, 0), '', ''],
+      ['fake Discord: burst written in (ms)', fmt(d.dispatchMs, 1), fmt(l.dispatchMs, 1), '', ''],
+      ['fake Discord: its CPU for the burst (ms)', fmt(d.fakeCpuMs, 0), fmt(l.fakeCpuMs, 0), '', ''],
     ]),
   );
   out.push(`    defer only: ${fmt(d.cpuMsPerInteraction, 2)} ms of this process's CPU per interaction (gateway frame, discord.js objects, REST call):`);
