@@ -6,7 +6,8 @@
  *   npm run bench                 both sections, plain-text tables
  *   npm run -s bench -- --json    the same figures as one JSON object (-s: no npm banner)
  *   npm run bench -- --only a     one section: a orchestration, b normalize, c images (face check, 8K encode-to-fit),
- *                                 d GPU utilisation over fake Cog endpoints, e Discord acknowledgement latency
+ *                                 d GPU utilisation over fake Cog endpoints, e Discord acknowledgement latency,
+ *                                 f likeness (embedding per face, the gate's share of a local portrait job)
  *   npm run bench -- --quick      shorter windows (a smoke run, noisier figures)
  *   npm run bench -- --data-root /dev/shm
  *                                 where the fs artifact store's DATA_DIR is made (default: the OS temp folder)
@@ -20,9 +21,10 @@ import { benchOrchestration, DEFAULT_ORCHESTRATION, type OrchestrationResult, ty
 import { benchDiscordAck, DEFAULT_DISCORD_ACK, printDiscordAck, type DiscordAckResult } from './discord-ack.js';
 import { benchGpuUtilisation, DEFAULT_GPU_UTILISATION, printGpuUtilisation, QUICK_GPU_UTILISATION, type GpuUtilisationResult } from './gpu-utilisation.js';
 import { benchImages, DEFAULT_IMAGES_BENCH, printImages, type ImagesBenchResult } from './images.js';
+import { benchLikenessGate, DEFAULT_LIKENESS_BENCH, printLikenessGate, QUICK_LIKENESS_BENCH, type LikenessBenchResult } from './likeness.js';
 import { fmt, ratio, table } from './stats.js';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'e'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f'];
 const TARGETS = { p50Ms: 5, p50VsBare: 4, jobsPerSec: 500 };
 
 const { values: args } = parseArgs({
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
   let c: ImagesBenchResult | undefined;
   let d: GpuUtilisationResult | undefined;
   let e: DiscordAckResult | undefined;
+  let f: LikenessBenchResult | undefined;
   try {
     if (runs('a') || runs('e')) infra = await createInfra({ dataRoot: args['data-root'] });
     if (runs('a')) a = await benchOrchestration(infra!, orchestration);
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
   if (runs('b')) b = await benchNormalize(normalize);
   if (runs('c')) c = await benchImages(args.quick ? { runs: 2 } : DEFAULT_IMAGES_BENCH);
   if (runs('d')) d = await benchGpuUtilisation(args.quick ? QUICK_GPU_UTILISATION : DEFAULT_GPU_UTILISATION, { dataRoot: args['data-root'] });
+  if (runs('f')) f = await benchLikenessGate(args.quick ? QUICK_LIKENESS_BENCH : DEFAULT_LIKENESS_BENCH, { dataRoot: args['data-root'] });
   const seconds = (performance.now() - started) / 1000;
 
   const machine = `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, node ${process.version}`;
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
           images: c,
           gpuUtilisation: d,
           discordAck: e,
+          likeness: f,
         },
         (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
         2,
@@ -207,7 +212,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`Likeness bench: ${machine}\n`);
-  const printers = [a && (() => printA(a)), b && (() => printB(b)), c && (() => printImages(c)), d && (() => printGpuUtilisation(d)), e && (() => printDiscordAck(e))];
+  const printers = [a && (() => printA(a)), b && (() => printB(b)), c && (() => printImages(c)), d && (() => printGpuUtilisation(d)), e && (() => printDiscordAck(e)), f && (() => printLikenessGate(f))];
   printers.filter(Boolean).forEach((print, i) => {
     if (i > 0) console.log('');
     (print as () => void)();
