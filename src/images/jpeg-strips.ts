@@ -28,7 +28,9 @@ export function stripLayout(width: number, height: number, minStrips: number): {
   const mcuRows = Math.ceil(height / MCU_SIZE);
   const maxRows = Math.floor(MAX_RESTART_INTERVAL / mcusPerRow);
   if (maxRows < 1) return undefined;
-  const rows = Math.min(maxRows, Math.ceil(mcuRows / Math.max(1, minStrips)));
+  // As few strips as asked for (more where a restart interval cannot hold that many rows), even.
+  const wanted = Math.max(Math.max(1, minStrips), Math.ceil(mcuRows / maxRows));
+  const rows = Math.ceil(mcuRows / wanted);
   const strips = Math.ceil(mcuRows / rows);
   return strips > 1 ? { rowsPerStrip: rows * MCU_SIZE, strips } : undefined;
 }
