@@ -61,7 +61,9 @@ async function download(deps: TelegramFileDeps, filePath: string, limit: number)
   const path = filePath.split('/').map(encodeURIComponent).join('/');
   let response: Response;
   try {
-    response = await fetch(`${root}/file/bot${deps.token}/${path}`, { signal: AbortSignal.timeout(deps.downloadTimeoutMs ?? 60_000) });
+    // Telegram serves files itself; a redirect would carry the download (and its token-bearing
+    // request) somewhere we did not choose, possibly a private address, so none is followed.
+    response = await fetch(`${root}/file/bot${deps.token}/${path}`, { redirect: 'error', signal: AbortSignal.timeout(deps.downloadTimeoutMs ?? 60_000) });
   } catch (error) {
     // fetch's own errors may quote the URL: keep only what says why.
     const code = (error as { cause?: { code?: string } }).cause?.code;
