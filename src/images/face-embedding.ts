@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type * as TfConverter from '@tensorflow/tfjs-converter';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { detectFacesInPixels, type FaceBox } from './face-detector.js';
-import { decodeForModel, loadTf, packageFile, requireModule } from './tf-runtime.js';
+import { decodeForModel, loadTf, modelArtifactsFromFile, packageFile, requireModule } from './tf-runtime.js';
 
 /**
  * Face embeddings on the CPU: the largest face of an image as a unit vector, so that two faces of
@@ -56,22 +54,12 @@ function loadModel(): Promise<GraphModel> {
     await loadTf();
     const converter = requireModule<typeof TfConverter>('@tensorflow/tfjs-converter');
     const file = packageFile('@vladmandic/human', 'models/faceres.json');
-    const json = JSON.parse(await readFile(file, 'utf8')) as TfCore.io.ModelJSON & { modelTopology: { node: GraphNode[] } };
-    for (const node of json.modelTopology.node) {
-      if (node.op === 'Placeholder' && node.attr?.shape?.shape?.dim) node.attr.shape.shape.dim = [-1, -1, -1, 3].map((size) => ({ size: String(size) }));
-    }
-    const groups = json.weightsManifest ?? [];
-    const weights = Buffer.concat(await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(file), p)))));
-    return converter.loadGraphModel({
-      load: async () => ({
-        modelTopology: json.modelTopology,
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-        weightSpecs: groups.flatMap((g) => g.weights),
-        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-      }),
+    const artifacts = await modelArtifactsFromFile<TfCore.io.ModelJSON & { modelTopology: { node: GraphNode[] } }>(file, (json) => {
+      for (const node of json.modelTopology.node) {
+        if (node.op === 'Placeholder' && node.attr?.shape?.shape?.dim) node.attr.shape.shape.dim = [-1, -1, -1, 3].map((size) => ({ size: String(size) }));
+      }
     });
+    return converter.loadGraphModel({ load: async () => artifacts });
   })().catch((error: unknown) => {
     model = undefined;
     throw error;

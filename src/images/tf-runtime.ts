@@ -76,24 +76,29 @@ async function start(): Promise<Tf> {
 function fileUrlRouter(url: string | string[]): TfCore.io.IOHandler | null {
   if (typeof url !== 'string' || !url.startsWith('file://')) return null;
   const modelJson = fileURLToPath(url);
+  return { load: () => modelArtifactsFromFile(modelJson) };
+}
+
+/**
+ * A tfjs model.json and its weight shards read from disk, as model artifacts; `adjust` may edit the
+ * parsed JSON first (e.g. widen an input declaration).
+ */
+export async function modelArtifactsFromFile<J extends TfCore.io.ModelJSON>(modelJson: string, adjust?: (json: J) => void): Promise<TfCore.io.ModelArtifacts> {
+  const model = JSON.parse(await readFile(modelJson, 'utf8')) as J;
+  adjust?.(model);
+  const groups = model.weightsManifest ?? [];
+  const shards = await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(modelJson), p))));
+  const weights = Buffer.concat(shards);
   return {
-    async load(): Promise<TfCore.io.ModelArtifacts> {
-      const model = JSON.parse(await readFile(modelJson, 'utf8')) as TfCore.io.ModelJSON;
-      const groups = model.weightsManifest ?? [];
-      const shards = await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(modelJson), p))));
-      const weights = Buffer.concat(shards);
-      return {
-        modelTopology: model.modelTopology,
-        format: model.format,
-        generatedBy: model.generatedBy,
-        convertedBy: model.convertedBy,
-        signature: model.signature,
-        userDefinedMetadata: model.userDefinedMetadata,
-        modelInitializer: model.modelInitializer,
-        weightSpecs: groups.flatMap((g) => g.weights),
-        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-      };
-    },
+    modelTopology: model.modelTopology,
+    format: model.format,
+    generatedBy: model.generatedBy,
+    convertedBy: model.convertedBy,
+    signature: model.signature,
+    userDefinedMetadata: model.userDefinedMetadata,
+    modelInitializer: model.modelInitializer,
+    weightSpecs: groups.flatMap((g) => g.weights),
+    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
   };
 }
 
