@@ -3,8 +3,12 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DISCORD_ERROR, DiscordRequestError, scrubDiscordText } from './discord-errors.js';
 
-/** Discord asks every client to say who it is (https://discord.com/developers/docs/reference#user-agent). */
-const USER_AGENT = 'DiscordBot (https://github.com/likeness, 1.0) Likeness';
+/**
+ * Discord asks every client to say who it is, as `DiscordBot ($url, $version)`
+ * (https://discord.com/developers/docs/reference#user-agent); the project has no public URL, so
+ * this names the library the rest of the bot's requests go through, and then Likeness.
+ */
+const USER_AGENT = 'DiscordBot (https://discord.js.org, 14) Likeness/0.1 (interaction callbacks)';
 
 /** An acknowledgement is worth nothing after Discord's 3 seconds: no retry starts later than this after the first try. */
 const RETRY_WINDOW_MS = 2_500;
