@@ -28,6 +28,8 @@ export interface JobRow {
   reserves: number;
   commits: number;
   refunds: number;
+  /** Credits the likeness gate gave back for variants it could not make good (the job still succeeded). */
+  likenessRefunded: number;
 }
 
 export async function readJobs(pool: Pick<pg.Pool, 'query'>): Promise<JobRow[]> {
@@ -38,11 +40,13 @@ export async function readJobs(pool: Pick<pg.Pool, 'query'>): Promise<JobRow[]> 
            extract(epoch from j.finished_at) * 1000 as finished_at, extract(epoch from j.delivered_at) * 1000 as delivered_at,
            (select count(*) from results r where r.job_id = j.id)::int as results,
            coalesce(l.net, 0)::int as net, coalesce(l.reserves, 0)::int as reserves,
-           coalesce(l.commits, 0)::int as commits, coalesce(l.refunds, 0)::int as refunds
+           coalesce(l.commits, 0)::int as commits, coalesce(l.refunds, 0)::int as refunds,
+           coalesce(l.likeness_refunded, 0)::int as likeness_refunded
     from jobs j
     left join (
       select job_id, sum(delta) as net, count(*) filter (where reason = 'reserve') as reserves,
-             count(*) filter (where reason = 'commit') as commits, count(*) filter (where reason = 'refund') as refunds
+             count(*) filter (where reason = 'commit') as commits, count(*) filter (where reason = 'refund') as refunds,
+             sum(delta) filter (where reason = 'likeness_refund') as likeness_refunded
       from credit_ledger where job_id is not null group by job_id
     ) l on l.job_id = j.id`);
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -65,6 +69,7 @@ export async function readJobs(pool: Pick<pg.Pool, 'query'>): Promise<JobRow[]> 
     reserves: r.reserves,
     commits: r.commits,
     refunds: r.refunds,
+    likenessRefunded: r.likeness_refunded,
   }));
 }
 
@@ -94,7 +99,7 @@ export interface Tally {
   duplicated: number;
   /** Requests charged more than once (two jobs for one event, or more than the price taken). */
   doubleCharged: number;
-  /** Other wrong money: a failed or refused job that kept credits, a succeeded one that kept none. */
+  /** Other wrong money: a failed or refused job that kept credits, a succeeded one that kept other than its price (less any likeness refund). */
   wronglyCharged: number;
   /** Jobs the GPU started more than once (a crash or a retry ran it again). */
   rerun: number;
@@ -157,7 +162,7 @@ export function judge(records: readonly RequestRecord[], jobs: readonly JobRow[]
     } else if ((job.status === 'failed' || job.status === 'cancelled') && job.net !== 0) {
       tally.wronglyCharged += 1;
       problem(`job ${job.id} ${job.status} (${job.errorCode}) but kept ${-job.net} credits`);
-    } else if (job.status === 'succeeded' && (job.net !== -job.price || job.commits === 0)) {
+    } else if (job.status === 'succeeded' && (job.net !== -job.price + job.likenessRefunded || job.commits === 0)) {
       tally.wronglyCharged += 1;
       problem(`job ${job.id} succeeded with net ${job.net}, ${job.commits} commits, ${job.refunds} refunds`);
     }

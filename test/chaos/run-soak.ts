@@ -38,19 +38,30 @@ async function rssOf(pid: number | undefined): Promise<number | undefined> {
 export const keyKind = (key: string): string =>
   key.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>').replace(/\d+/g, '<n>');
 
-async function keyCensus(redis: Redis): Promise<{ total: number; byKind: Map<string, number> }> {
+/** Keys that live at most this long are housekeeping (locks, stalled checks), not what a job left behind. */
+const TRANSIENT_TTL_MS = 60_000;
+
+/** Keys by kind; keys about to expire by themselves are counted apart. */
+async function keyCensus(redis: Redis): Promise<{ total: number; transient: number; byKind: Map<string, number> }> {
   const byKind = new Map<string, number>();
   let cursor = '0';
   let total = 0;
+  let transient = 0;
   do {
     const [next, keys] = await redis.scan(cursor, 'COUNT', 5_000);
     cursor = next;
-    for (const key of keys) {
+    const ttls = (await keys.reduce((pipe, key) => pipe.pttl(key), redis.pipeline()).exec()) ?? [];
+    keys.forEach((key, i) => {
+      const ttl = Number(ttls[i]?.[1] ?? -1);
+      if (ttl >= 0 && ttl <= TRANSIENT_TTL_MS) {
+        transient += 1;
+        return;
+      }
       total += 1;
       byKind.set(keyKind(key), (byKind.get(keyKind(key)) ?? 0) + 1);
-    }
+    });
   } while (cursor !== '0');
-  return { total, byKind };
+  return { total, transient, byKind };
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -192,7 +203,7 @@ async function main(): Promise<number> {
     log(`\nsoak: ${jobs} jobs in ${(measuredMs / 1000).toFixed(0)} s (${rate.toFixed(1)} jobs/s) after a ${warmup}-job warm-up (${(warmMs / 1000).toFixed(0)} s)`);
     log(`  delivered ${accepted.length - lost} of ${accepted.length} accepted (${doubled} twice); Postgres: ${money.jobs} jobs, ${money.succeeded} succeeded, ${money.wrong_charge + money.kept_after_failure} charged wrongly`);
     for (const g of growth) log(`  ${g.name}: RSS ${mb(g.start)} → ${mb(g.end)} (${(g.growth * 100).toFixed(1)} %), peak ${mb(g.peak)}`);
-    log(`  Redis keys: ${before.total} at the start, ${after.total} at the end`);
+    log(`  Redis keys: ${before.total} at the start, ${after.total} at the end (besides ${before.transient} and ${after.transient} expiring within ${TRANSIENT_TTL_MS / 1000} s)`);
     const kinds = new Set([...before.byKind.keys(), ...after.byKind.keys()]);
     for (const kind of [...kinds].sort()) {
       const [b, a] = [before.byKind.get(kind) ?? 0, after.byKind.get(kind) ?? 0];

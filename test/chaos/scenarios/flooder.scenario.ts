@@ -80,9 +80,9 @@ export const flooderScenario: Scenario = {
       const others = userIds(9_000, 199);
       const flooder = '9999999';
       await h.load.consent([...others, flooder]);
-      // 10,000 requests in the flood phase (2,000 quick): the others' share, the rest the flooder's.
-      const total = quick ? 2_000 : 10_000;
-      const perUser = quick ? 2 : 10;
+      // 10,000 requests in the flood phase (1,000 quick): the others' share, the rest the flooder's.
+      const total = quick ? 1_000 : 10_000;
+      const perUser = quick ? 1 : 10;
       const baseline = await phase(h, others, perUser);
       log(`  baseline: ${baseline.records.length} requests from ${others.length} users in ${fmt(baseline.ms)}`);
       const floodTotal = total - others.length * perUser;

@@ -25,8 +25,8 @@ export const platform429Scenario: Scenario = {
     try {
       const users = userIds(6_000, 30);
       await h.load.consent(users);
-      const limitMs = quick ? 10_000 : 20_000;
-      const stream = h.load.stream({ ratePerSec: 5, durationMs: limitMs + 6_000, users });
+      const limitMs = quick ? 8_000 : 20_000;
+      const stream = h.load.stream({ ratePerSec: 5, durationMs: limitMs + 5_000, users });
       await sleep(3_000);
       proxy!.limit(PER_SECOND, RETRY_AFTER_S);
       const limitedAt = Date.now();

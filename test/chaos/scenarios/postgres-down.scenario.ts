@@ -21,7 +21,7 @@ export const postgresDownScenario: Scenario = {
       await h.load.consent(users);
       const pids = h.processes().map((p) => p.pid);
       const downMs = quick ? 4_000 : 8_000;
-      const stream = h.load.stream({ ratePerSec: 10, durationMs: quick ? 14_000 : 24_000, users });
+      const stream = h.load.stream({ ratePerSec: 10, durationMs: quick ? 12_000 : 24_000, users });
       await sleep(3_000);
       const { rows } = await h.app.database.pool.query(`select status, count(*)::int as n from jobs where status in ('queued', 'running') group by status`);
       await infra.postgres.stop();

@@ -20,7 +20,7 @@ export const redisRestartScenario: Scenario = {
       const pids = h.processes().map((p) => p.pid);
       // A backlog first (more than the workers can take at once), then a steady stream across the outage.
       await Promise.all(users.slice(0, 30).map((u) => h.load.submit(u)));
-      const stream = h.load.stream({ ratePerSec: 8, durationMs: quick ? 12_000 : 24_000, users });
+      const stream = h.load.stream({ ratePerSec: 8, durationMs: quick ? 10_000 : 24_000, users });
       await sleep(3_000);
       const { rows } = await h.app.database.pool.query(`select status, count(*)::int as n from jobs where status in ('queued', 'running') group by status`);
       const killedAt = Date.now();

@@ -18,8 +18,8 @@ export const sigtermScenario: Scenario = {
     try {
       const users = userIds(7_000, 30);
       await h.load.consent(users);
-      const stream = h.load.stream({ ratePerSec: 5, durationMs: quick ? 14_000 : 24_000, users });
-      await sleep(5_000);
+      const stream = h.load.stream({ ratePerSec: 5, durationMs: quick ? 11_000 : 24_000, users });
+      await sleep(4_000);
       const { rows } = await h.app.database.pool.query(`select count(*)::int as n from jobs where status = 'running'`);
       const termAt = Date.now();
       const codes = await Promise.all(h.processes().map((p) => p.terminate()));

@@ -17,7 +17,7 @@ export const workerKillScenario: Scenario = {
     try {
       const users = userIds(1_000, 30);
       await h.load.consent(users);
-      const durationMs = quick ? 12_000 : 30_000;
+      const durationMs = quick ? 10_000 : 30_000;
       let streaming = true;
       const stream = h.load.stream({ ratePerSec: 8, durationMs, users }).finally(() => (streaming = false));
       const kills: number[] = [];
