@@ -10,6 +10,7 @@ import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.j
 import type { DeliveryObserver } from './jobs/delivery.handler.js';
 import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
 import { startMaintenance, type Maintenance } from './jobs/maintenance-queue.js';
+import { listenForCancels } from './jobs/gpu-cancel.js';
 import { reconcileJobs } from './jobs/reconcile.js';
 import { createProducerConnection, createWorkerConnection } from './jobs/redis.js';
 import { runRetention } from './jobs/retention.js';
@@ -100,6 +101,12 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         likeness: config.likeness,
       });
       workers.push(worker);
+      // /cancel of a running job reaches whichever process runs it.
+      const subscriber = createWorkerConnection(config.redisUrl);
+      workerConnections.push(subscriber);
+      listenForCancels(subscriber, config.queuePrefix, (jobId) => {
+        if (worker.cancelJob(jobId, 'cancelled by the requester')) logger.info({ jobId }, 'running gpu job cancelled');
+      }).catch((error: unknown) => logger.warn({ err: error }, 'could not listen for cancellations'));
       return worker;
     },
     startDeliveryWorker(deliverers, observer) {

@@ -242,7 +242,7 @@ export async function endJobWithRefund(
         ...(usage?.gpuSeconds !== undefined ? { gpuSeconds: usage.gpuSeconds } : {}),
         ...(usage?.costUsd !== undefined ? { costUsd: usage.costUsd.toFixed(6) } : {}),
       })
-      .where(and(eq(jobs.id, jobId), inArray(jobs.status, status === 'cancelled' ? ['queued'] : ['queued', 'running'])))
+      .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'running'])))
       .returning({ id: jobs.id });
     if (!ended) return undefined;
     return settleReservation(tx, jobId, 'refund');
@@ -264,6 +264,11 @@ export async function refundSucceededJob(db: Db, jobId: string): Promise<number>
     on conflict do nothing
     returning delta`);
   return result.rows.reduce((sum, r) => sum + Number(r.delta), 0);
+}
+
+/** The person's jobs that have not ended: waiting or running. */
+export async function activeJobsOf(db: DbOrTx, accountId: string): Promise<Job[]> {
+  return db.select().from(jobs).where(and(eq(jobs.accountId, accountId), inArray(jobs.status, ['queued', 'running'])));
 }
 
 export async function queuedJobsOf(db: DbOrTx, accountId: string): Promise<Job[]> {

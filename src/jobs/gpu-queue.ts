@@ -1,4 +1,6 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { publishCancel } from './gpu-cancel.js';
 import { GPU_PRIORITY, GPU_QUEUE, gpuJobData, type GpuJobName } from './job-schemas.js';
 
 /** The command layer's view of the `gpu` queue. Enqueueing the same job id twice is a no-op. */
@@ -9,6 +11,8 @@ export interface GpuQueue {
   position(jobId: string): Promise<number>;
   /** Removes a job that has not started; false when it is running or gone. */
   remove(jobId: string): Promise<boolean>;
+  /** Asks whichever worker runs the job to abort it (its status must already say cancelled). */
+  cancelRunning(jobId: string): Promise<void>;
   /** Whether the queue still holds the job for a worker (waiting, delayed or running), or has let it go. */
   holds(jobId: string): Promise<boolean>;
   /** Workers listening on the queue (at least 1, for estimates). */
@@ -17,7 +21,8 @@ export interface GpuQueue {
 }
 
 export interface GpuQueueOptions {
-  connection: ConnectionOptions;
+  /** A producer connection: it also publishes cancellations. */
+  connection: Redis;
   prefix: string;
   attempts: number;
   backoffMs?: number;
@@ -69,6 +74,9 @@ export function createGpuQueue(options: GpuQueueOptions): GpuQueue & { queue: Qu
       } catch {
         return false; // locked by a worker: it is running
       }
+    },
+    async cancelRunning(jobId) {
+      await publishCancel(options.connection, options.prefix, jobId);
     },
     async workers() {
       if (Date.now() - workerCache.at > 10_000) {

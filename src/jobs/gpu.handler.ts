@@ -6,7 +6,7 @@ import type { GpuBackend, GpuResult, GpuTask } from '../gpu/backend.js';
 import { strongerIdentity, type StyleCatalog } from '../gpu/styles.js';
 import { imageInfo, labelOutput, RECONSTRUCTION_NOTE } from '../images/index.js';
 import type { Logger } from '../logger.js';
-import { resultKey, type ArtifactStore } from '../storage/artifact-store.js';
+import { resultKey, resultPrefix, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { taskForJob } from './gpu-task.js';
 import { createReferenceCache, embedFace, embedPortraitFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
@@ -98,12 +98,19 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
       throw error;
     }
     const code = isAppError(error) ? error.code : 'GPU_FAILED';
-    logger.warn({ err: error, code }, 'gpu job failed');
-    if ((await endJobWithRefund(deps.db, jobId, 'failed', code)) !== undefined) await deps.delivery.notify({ jobId, event: 'failed' });
-    return 'failed';
+    if ((await endJobWithRefund(deps.db, jobId, 'failed', code)) !== undefined) {
+      logger.warn({ err: error, code }, 'gpu job failed');
+      await deps.delivery.notify({ jobId, event: 'failed' });
+      return 'failed';
+    }
+    await discardIfCancelled(deps, jobId);
+    return 'skipped';
   }
 
-  if (!(await completeJob(deps.db, jobId, outputs, usage, likeness))) return 'skipped';
+  if (!(await completeJob(deps.db, jobId, outputs, usage, likeness))) {
+    await discardIfCancelled(deps, jobId);
+    return 'skipped';
+  }
   await deps.delivery.notify({ jobId, event: 'succeeded' });
   logger.info({ model: usage.model, gpuSeconds: usage.gpuSeconds, likeness: likeness?.summary ?? undefined, scores: outputs.map((o) => o.likenessScore) }, 'gpu job succeeded');
   return 'succeeded';
@@ -181,6 +188,17 @@ async function measureLikeness(deps: GpuHandlerDeps, job: Job, task: GpuTask, re
     logger.warn({ err: error }, 'likeness could not be measured; delivering unmeasured');
     return unmeasured;
   }
+}
+
+/**
+ * A job cancelled while it ran (its requester's /cancel won the race) leaves no files behind.
+ * Only then: a job completed by an earlier attempt keeps the outputs its results point at.
+ */
+async function discardIfCancelled(deps: GpuHandlerDeps, jobId: string): Promise<void> {
+  const job = await getJob(deps.db, jobId);
+  if (job?.status !== 'cancelled') return;
+  await deps.store.deletePrefix(resultPrefix(jobId));
+  deps.logger.info({ jobId }, 'gpu job cancelled while running; its outputs were discarded');
 }
 
 /** A crash between "recorded" and "told the user" must not leave the user waiting: tell them now. */

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { purgeDetachedJobsBatch, purgeExpiredInputsBatch, purgeExpiredResultsBatch, type JobToPurge } from '../db/retention.repository.js';
 import type { Logger } from '../logger.js';
-import type { ArtifactStore } from '../storage/artifact-store.js';
+import { resultPrefix, type ArtifactStore } from '../storage/artifact-store.js';
 import { DELETE_CONCURRENCY, eraseJobFiles, forEachLimited } from '../storage/job-artifacts.js';
 
 export interface RetentionDeps {
@@ -44,7 +44,7 @@ async function drain(size: number, batch: (limit: number) => Promise<number>): P
 async function deleteInputsOf(store: ArtifactStore, job: JobToPurge): Promise<void> {
   if (job.inputs.some((key) => key.startsWith(`inputs/${job.id}/`))) await store.deletePrefix(`inputs/${job.id}/`);
   // A job that did not succeed has no result rows, but an attempt may have stored some outputs before failing.
-  if (job.status !== 'succeeded') await store.deletePrefix(`results/${job.id}/`);
+  if (job.status !== 'succeeded') await store.deletePrefix(resultPrefix(job.id));
 }
 
 /**

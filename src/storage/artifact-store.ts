@@ -31,3 +31,5 @@ export function assertValidKey(key: string): void {
 
 export const inputKey = (jobId: string, index: number): string => `inputs/${jobId}/${index}.jpg`;
 export const resultKey = (jobId: string, variant: number): string => `results/${jobId}/${variant}.jpg`;
+/** The folder of every output a job stored. */
+export const resultPrefix = (jobId: string): string => `results/${jobId}/`;

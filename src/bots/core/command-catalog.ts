@@ -65,7 +65,7 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
   { command: 'styles', description: 'The styles you can ask for', options: [] },
   { command: 'credits', description: 'Your balance and free credits left today', options: [] },
   { command: 'history', description: 'Your recent requests', options: [] },
-  { command: 'cancel', description: 'Cancel requests that have not started', options: [] },
+  { command: 'cancel', description: 'Stop your requests in progress (refunded)', options: [] },
   { command: 'forget', description: 'Delete every photo, result and record of you', options: [] },
   {
     command: 'link',

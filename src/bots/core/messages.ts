@@ -70,7 +70,7 @@ export const HELP_TEXT = [
   '/styles — the styles you can ask for.',
   '/credits — your balance and free credits left today.',
   '/history — your recent requests.',
-  '/cancel — cancel requests that have not started.',
+  '/cancel — stop your requests that are waiting or in progress; their credits come back.',
   '/forget — delete every photo, result and record of you.',
   '/link — one account for Discord and Telegram: credits and history shared.',
   'Pick a favourite portrait to get it in 8K.',

@@ -55,7 +55,7 @@ export const COMMAND_MENU = [
   { command: 'styles', description: 'The styles you can ask for' },
   { command: 'credits', description: 'Your balance and free credits left today' },
   { command: 'history', description: 'Your recent requests' },
-  { command: 'cancel', description: 'Cancel requests that have not started' },
+  { command: 'cancel', description: 'Stop your requests in progress (refunded)' },
   { command: 'forget', description: 'Delete every photo, result and record of you' },
   { command: 'link', description: 'One account for Telegram and Discord: /link, or /link CODE' },
   { command: 'help', description: 'What I can do' },

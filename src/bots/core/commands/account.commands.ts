@@ -1,7 +1,7 @@
 import { recordConsent } from '../../../db/accounts.repository.js';
 import { utcDay } from '../../../db/credit-rules.js';
 import { forgetAccount } from '../../../db/forget.repository.js';
-import { endJobWithRefund, queuedJobsOf, recentJobsOf } from '../../../db/jobs.repository.js';
+import { activeJobsOf, endJobWithRefund, recentJobsOf } from '../../../db/jobs.repository.js';
 import { currentBalance } from '../../../db/ledger.repository.js';
 import { markDetachedJobsPurged } from '../../../db/retention.repository.js';
 import { eraseJobFiles } from '../../../storage/job-artifacts.js';
@@ -37,21 +37,22 @@ export const historyCommand: CommandHandler = async (ctx) => {
   return info(['Your recent requests:', ...lines].join('\n'), { ephemeral: true });
 };
 
-/** /cancel: every request that has not started yet is cancelled and refunded. */
+/** /cancel: every request that has not finished is cancelled and refunded, running ones too. */
 export const cancelCommand: CommandHandler = async (ctx) => {
-  const queued = await queuedJobsOf(ctx.deps.db, ctx.account.id);
+  const active = await activeJobsOf(ctx.deps.db, ctx.account.id);
   let cancelled = 0;
   let refunded = 0;
-  for (const job of queued) {
-    await ctx.deps.gpuQueue.remove(job.id);
-    // The status update decides the race with a worker picking the job up: only a still-queued job is cancelled.
+  for (const job of active) {
+    if (job.status === 'queued') await ctx.deps.gpuQueue.remove(job.id);
+    // The status update decides the race with a worker: a job that finished first is not cancelled.
     const credits = await endJobWithRefund(ctx.deps.db, job.id, 'cancelled', null);
-    if (credits !== undefined) {
-      cancelled += 1;
-      refunded += credits;
-    }
+    if (credits === undefined) continue;
+    cancelled += 1;
+    refunded += credits;
+    // Whichever worker picked it up (even just now) stops and stores nothing; elsewhere a no-op.
+    await ctx.deps.gpuQueue.cancelRunning(job.id);
   }
-  if (cancelled === 0) return info('Nothing to cancel: no request is waiting.', { ephemeral: true });
+  if (cancelled === 0) return info('Nothing to cancel: no request is waiting or in progress.', { ephemeral: true });
   return success(`Cancelled ${cancelled} request${cancelled === 1 ? '' : 's'}; ${refunded} credits refunded.`, { ephemeral: true });
 };
 
