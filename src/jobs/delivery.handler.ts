@@ -90,6 +90,8 @@ export async function handleDelivery(deps: DeliveryHandlerDeps, data: DeliveryJo
       return image.resultId && messageId ? [{ resultId: image.resultId, messageId }] : [];
     });
     await markDelivered(deps.db, job.id, shown);
+    // Housekeeping only: a failure here must not send the outcome again.
+    await deliverer.settled?.(job.id).catch((error: unknown) => deps.logger.warn({ err: error, jobId: job.id }, 'delivery state not cleared; it expires by itself'));
   } catch (error) {
     deps.observer?.deliveryFailed?.({ platform, event: data.event });
     throw error;

@@ -11,6 +11,11 @@ export type DeliveryKind = 'progress' | 'final';
  */
 export interface Deliverer {
   deliver(conversation: Conversation, reply: Reply, kind: DeliveryKind, jobId: string): Promise<{ imageMessageIds: (string | undefined)[] }>;
+  /**
+   * Called once a job's final outcome is recorded as delivered: what the deliverer kept to resume
+   * an interrupted delivery (which messages were already sent) is no longer needed.
+   */
+  settled?(jobId: string): Promise<void>;
 }
 
 /** Links to files too large for a chat: the HTTP server's signed, expiring downloads (`/files/<token>`). */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { keepTrying } from '../core/keep-trying.js';
 
 /** An interaction's follow-up credentials and facts, as the deliverer needs them. */
 export interface InteractionFacts {
@@ -22,9 +23,14 @@ export interface DiscordState {
   /** Steps of a job's delivery already done (e.g. `message` → its ids), so a retry resumes instead of repeating. */
   deliverySteps(jobId: string): Promise<Record<string, string>>;
   recordDeliveryStep(jobId: string, step: string, value: string): Promise<void>;
+  /** Drops a delivered job's steps. */
+  forgetDeliverySteps(jobId: string): Promise<void>;
 }
 
 const WEEK_S = 7 * 24 * 3600;
+const DAY_S = 24 * 3600;
+/** How long a delivery-step record waits out a Redis outage: about a job lock's time. */
+const STEP_WRITE_BUDGET_MS = 30_000;
 
 /** Wraps a Redis failure: ioredis errors carry the command's arguments, and one of them may be a token. */
 function stateError(error: unknown): Error {
@@ -68,8 +74,14 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
     recordDeliveryStep: (jobId, step, value) =>
       guarded(async () => {
         const hash = key('delivery', jobId);
-        await redis.multi().hset(hash, step, value).expire(hash, WEEK_S).exec();
+        // The message is already out: losing this record to a Redis blip would send it twice on retry.
+        await keepTrying(async () => {
+          const results = await redis.multi().hset(hash, step, value).expire(hash, DAY_S).exec();
+          const failed = results?.find(([error]) => error);
+          if (!results || failed?.[0]) throw failed?.[0] ?? new Error('delivery step not recorded');
+        }, STEP_WRITE_BUDGET_MS);
       }),
+    forgetDeliverySteps: (jobId) => guarded(async () => void (await redis.del(key('delivery', jobId)))),
   };
 }
 
@@ -90,6 +102,9 @@ export function createMemoryDiscordState(now: () => number = Date.now): DiscordS
     deliverySteps: async (jobId) => ({ ...steps.get(jobId) }),
     async recordDeliveryStep(jobId, step, value) {
       steps.set(jobId, { ...steps.get(jobId), [step]: value });
+    },
+    async forgetDeliverySteps(jobId) {
+      steps.delete(jobId);
     },
   };
 }

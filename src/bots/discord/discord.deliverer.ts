@@ -16,7 +16,7 @@ export interface DiscordDelivererDeps {
   /** REST with the bot token; interaction webhooks are called without it. */
   rest: REST;
   store: Pick<ArtifactStore, 'get'>;
-  state: Pick<DiscordState, 'interaction' | 'deliverySteps' | 'recordDeliveryStep'>;
+  state: Pick<DiscordState, 'interaction' | 'deliverySteps' | 'recordDeliveryStep' | 'forgetDeliverySteps'>;
   links?: SignedLinks;
   logger: Logger;
 }
@@ -229,6 +229,7 @@ export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
   }
 
   return {
+    settled: (jobId) => deps.state.forgetDeliverySteps(jobId),
     async deliver(conversation, reply, kind, jobId) {
       if (kind === 'progress') {
         const interaction = await facts(conversation);

@@ -1,5 +1,6 @@
 import type { Message } from 'grammy/types';
 import type { createProducerConnection } from '../../jobs/redis.js';
+import { keepTrying } from '../core/keep-trying.js';
 
 type Redis = ReturnType<typeof createProducerConnection>;
 
@@ -38,6 +39,8 @@ export interface TelegramState {
   /** Steps of a job's delivery already done (e.g. `media` → message ids), so a retried delivery resumes instead of repeating. */
   deliverySteps(jobId: string): Promise<Record<string, string>>;
   recordDeliveryStep(jobId: string, step: string, value: string): Promise<void>;
+  /** Drops a delivered job's steps. */
+  forgetDeliverySteps(jobId: string): Promise<void>;
   /** Keeps a request that waited for the terms, for a while; a newer one replaces it. */
   holdForConsent(userId: string, held: HeldRequest): Promise<void>;
   /** The request that waited for this user's consent, handed out once. */
@@ -48,6 +51,8 @@ export interface TelegramState {
 const DAY_S = 24 * 3600;
 const ALBUM_TTL_MS = 10 * 60 * 1000;
 const HELD_TTL_S = 15 * 60;
+/** How long a delivery-step record waits out a Redis outage: about a job lock's time. */
+const STEP_WRITE_BUDGET_MS = 30_000;
 
 /** The shared state in Redis, every key under `namespace` (e.g. `likeness:tg:<bot id>`). */
 export function createRedisTelegramState(redis: Redis, namespace: string): TelegramState {
@@ -76,7 +81,15 @@ export function createRedisTelegramState(redis: Redis, namespace: string): Teleg
     deliverySteps: (jobId) => redis.hgetall(key('delivery', jobId)),
     async recordDeliveryStep(jobId, step, value) {
       const hash = key('delivery', jobId);
-      await redis.multi().hset(hash, step, value).expire(hash, 7 * DAY_S).exec();
+      // The message is already out: losing this record to a Redis blip would send it twice on retry.
+      await keepTrying(async () => {
+        const results = await redis.multi().hset(hash, step, value).expire(hash, DAY_S).exec();
+        const failed = results?.find(([error]) => error);
+        if (!results || failed?.[0]) throw failed?.[0] ?? new Error('delivery step not recorded');
+      }, STEP_WRITE_BUDGET_MS);
+    },
+    async forgetDeliverySteps(jobId) {
+      await redis.del(key('delivery', jobId));
     },
     async holdForConsent(userId, held) {
       await redis.set(key('held', userId), JSON.stringify(held), 'EX', HELD_TTL_S);
@@ -123,6 +136,9 @@ export function createMemoryTelegramState(): TelegramState {
     deliverySteps: async (jobId) => ({ ...steps.get(jobId) }),
     async recordDeliveryStep(jobId, step, value) {
       steps.set(jobId, { ...steps.get(jobId), [step]: value });
+    },
+    async forgetDeliverySteps(jobId) {
+      steps.delete(jobId);
     },
     async holdForConsent(userId, request) {
       held.set(userId, structuredClone(request));

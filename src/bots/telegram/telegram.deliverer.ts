@@ -15,7 +15,7 @@ export type { SignedLinks } from '../core/deliverer.js';
 export interface TelegramDelivererDeps {
   api: Api;
   store: Pick<ArtifactStore, 'get'>;
-  state: Pick<TelegramState, 'deliverySteps' | 'recordDeliveryStep'>;
+  state: Pick<TelegramState, 'deliverySteps' | 'recordDeliveryStep' | 'forgetDeliverySteps'>;
   /** A job's status and kind: the "sending a photo…" chat action runs while the job does. */
   jobInfo(jobId: string): Promise<Pick<Job, 'status' | 'kind'> | undefined>;
   /** The largest document Telegram takes from this bot: 50 MB, or a local Bot API server's limit. */
@@ -258,6 +258,7 @@ export function createTelegramDeliverer(deps: TelegramDelivererDeps): Deliverer 
   }
 
   return {
+    settled: (jobId) => deps.state.forgetDeliverySteps(jobId),
     async deliver(conversation, reply, kind, jobId) {
       try {
         if (kind === 'progress') {

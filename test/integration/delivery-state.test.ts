@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Deliverer } from '../../src/bots/core/deliverer.js';
+import { keepTrying } from '../../src/bots/core/keep-trying.js';
+import { createRedisDiscordState } from '../../src/bots/discord/discord-state.js';
+import { createRedisTelegramState } from '../../src/bots/telegram/telegram-state.js';
+import { createProducerConnection } from '../../src/jobs/redis.js';
+import { agree, bufferSource, chatRequest, createTestApp, recordingDeliverer, REDIS_URL, type TestApp } from '../support/test-app.js';
+
+describe('keepTrying', () => {
+  it('retries until the operation succeeds, and gives up with the last error after its budget', async () => {
+    let calls = 0;
+    await expect(keepTrying(async () => (++calls < 3 ? Promise.reject(new Error(`no ${calls}`)) : 'ok'), 5_000, 10)).resolves.toBe('ok');
+    expect(calls).toBe(3);
+    const started = Date.now();
+    await expect(keepTrying(() => Promise.reject(new Error('still down')), 200, 10)).rejects.toThrow('still down');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('delivery steps in Redis', () => {
+  let redis: Redis | undefined;
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    redis?.disconnect();
+    await t?.cleanup();
+  });
+
+  /** The real connection, except that its next `failures` writes fail as a restarting Redis makes them fail. */
+  const flakyWrites = (real: Redis, failures: number): Redis =>
+    new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'multi' && failures-- > 0) {
+          const broken = { hset: () => broken, expire: () => broken, exec: async () => Promise.reject(new Error('Connection is closed.')) };
+          return () => broken;
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+  it.each([
+    ['telegram', (r: Redis, ns: string) => createRedisTelegramState(r, ns)],
+    ['discord', (r: Redis, ns: string) => createRedisDiscordState(r, ns)],
+  ] as const)('%s: a step recorded while Redis is briefly unreachable is kept, not lost (so a retry cannot send twice)', async (_name, create) => {
+    redis = createProducerConnection(REDIS_URL);
+    const namespace = `test-steps-${randomBytes(4).toString('hex')}`;
+    const state = create(flakyWrites(redis, 3), namespace);
+    await state.recordDeliveryStep('job-1', 'media', '11,12');
+    await state.recordDeliveryStep('job-1', 'buttons', '13');
+    expect(await state.deliverySteps('job-1')).toEqual({ media: '11,12', buttons: '13' });
+    expect(await redis.ttl(`${namespace}:delivery:job-1`)).toBeLessThanOrEqual(24 * 3600);
+
+    await state.forgetDeliverySteps('job-1');
+    expect(await state.deliverySteps('job-1')).toEqual({});
+  });
+
+  it('the delivery worker lets the deliverer drop its steps once the outcome is recorded as delivered', async () => {
+    t = await createTestApp();
+    const outbox = recordingDeliverer();
+    const settled: string[] = [];
+    const deliverer: Deliverer = { deliver: outbox.deliverer.deliver, settled: async (jobId) => void settled.push(jobId) };
+    t.app.startGpuWorker();
+    t.app.startDeliveryWorker(new Map([['telegram', deliverer]]));
+    await agree(t.app);
+    const photo = await readFile(new URL('../../samples/astronaut.jpg', import.meta.url));
+    const reply = await t.app.commands.handle(chatRequest({ photos: [bufferSource(photo)] }));
+    await outbox.finalFor(reply.job!.id);
+    await expect.poll(() => settled, { timeout: 5_000 }).toEqual([reply.job!.id]);
+  });
+});
