@@ -108,7 +108,8 @@ describe('interaction callbacks', () => {
     const error = await poster.post('300', TOKEN, { type: 5 }).catch((e: unknown) => e);
     expect(isStaleInteraction(error)).toBe(true);
     expect(server.seen).toHaveLength(1); // a 4xx is not tried again
-    const logged = JSON.stringify({ message: (error as Error).message, ...safeDiscordError(error) });
+    const safe = safeDiscordError(error);
+    const logged = JSON.stringify({ ...safe, message: safe.message, original: (error as Error).message });
     expect(logged).toContain('40060');
     expect(logged).not.toContain(TOKEN);
   });
