@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Deliverer } from '../../src/bots/core/deliverer.js';
-import { keepTrying } from '../../src/bots/core/keep-trying.js';
+import { keepTrying } from '../../src/jobs/keep-trying.js';
 import { createRedisDiscordState } from '../../src/bots/discord/discord-state.js';
 import { createRedisTelegramState } from '../../src/bots/telegram/telegram-state.js';
 import { createProducerConnection } from '../../src/jobs/redis.js';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { keepTrying } from '../core/keep-trying.js';
+import { setHashFieldDurably } from '../../jobs/keep-trying.js';
 
 /** An interaction's follow-up credentials and facts, as the deliverer needs them. */
 export interface InteractionFacts {
@@ -29,8 +29,6 @@ export interface DiscordState {
 
 const WEEK_S = 7 * 24 * 3600;
 const DAY_S = 24 * 3600;
-/** How long a delivery-step record waits out a Redis outage: about a job lock's time. */
-const STEP_WRITE_BUDGET_MS = 30_000;
 
 /** Wraps a Redis failure: ioredis errors carry the command's arguments, and one of them may be a token. */
 function stateError(error: unknown): Error {
@@ -75,11 +73,7 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
       guarded(async () => {
         const hash = key('delivery', jobId);
         // The message is already out: losing this record to a Redis blip would send it twice on retry.
-        await keepTrying(async () => {
-          const results = await redis.multi().hset(hash, step, value).expire(hash, DAY_S).exec();
-          const failed = results?.find(([error]) => error);
-          if (!results || failed?.[0]) throw failed?.[0] ?? new Error('delivery step not recorded');
-        }, STEP_WRITE_BUDGET_MS);
+        await setHashFieldDurably(redis, hash, step, value, DAY_S);
       }),
     forgetDeliverySteps: (jobId) => guarded(async () => void (await redis.del(key('delivery', jobId)))),
   };

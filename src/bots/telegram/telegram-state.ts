@@ -1,6 +1,6 @@
 import type { Message } from 'grammy/types';
 import type { createProducerConnection } from '../../jobs/redis.js';
-import { keepTrying } from '../core/keep-trying.js';
+import { setHashFieldDurably } from '../../jobs/keep-trying.js';
 
 type Redis = ReturnType<typeof createProducerConnection>;
 
@@ -51,8 +51,6 @@ export interface TelegramState {
 const DAY_S = 24 * 3600;
 const ALBUM_TTL_MS = 10 * 60 * 1000;
 const HELD_TTL_S = 15 * 60;
-/** How long a delivery-step record waits out a Redis outage: about a job lock's time. */
-const STEP_WRITE_BUDGET_MS = 30_000;
 
 /** The shared state in Redis, every key under `namespace` (e.g. `likeness:tg:<bot id>`). */
 export function createRedisTelegramState(redis: Redis, namespace: string): TelegramState {
@@ -82,11 +80,7 @@ export function createRedisTelegramState(redis: Redis, namespace: string): Teleg
     async recordDeliveryStep(jobId, step, value) {
       const hash = key('delivery', jobId);
       // The message is already out: losing this record to a Redis blip would send it twice on retry.
-      await keepTrying(async () => {
-        const results = await redis.multi().hset(hash, step, value).expire(hash, DAY_S).exec();
-        const failed = results?.find(([error]) => error);
-        if (!results || failed?.[0]) throw failed?.[0] ?? new Error('delivery step not recorded');
-      }, STEP_WRITE_BUDGET_MS);
+      await setHashFieldDurably(redis, hash, step, value, DAY_S);
     },
     async forgetDeliverySteps(jobId) {
       await redis.del(key('delivery', jobId));
