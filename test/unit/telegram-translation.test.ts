@@ -7,7 +7,7 @@ import { createAlbumGatherer } from '../../src/bots/telegram/album-gatherer.js';
 import { telegramPhotoSource } from '../../src/bots/telegram/telegram-files.js';
 import { createMemoryTelegramState, type AlbumPart } from '../../src/bots/telegram/telegram-state.js';
 import { isChatGone } from '../../src/bots/telegram/telegram.deliverer.js';
-import { secretMatches } from '../../src/bots/telegram/telegram.frontend.js';
+import { secretMatches } from '../../src/bots/telegram/telegram-webhook.js';
 import {
   decodeButton,
   encodeButton,

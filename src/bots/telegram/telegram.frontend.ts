@@ -1,15 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
-import { Bot, BotError, type Context, type GrammyError } from 'grammy';
-import type { Message, Update } from 'grammy/types';
+import { Bot, type Context, type GrammyError } from 'grammy';
+import type { Message } from 'grammy/types';
 import type { App } from '../../app.js';
 import type { Config } from '../../config.js';
 import { getJob } from '../../db/jobs.repository.js';
 import { findResultsByMessage } from '../../db/results.repository.js';
 import type { Conversation } from '../../db/schema.js';
-import { readBody, respond, type HttpRouter, type RouteHandler } from '../../http/server.js';
+import type { HttpRouter, RouteHandler } from '../../http/server.js';
 import { createProducerConnection } from '../../jobs/redis.js';
 import type { Logger } from '../../logger.js';
 import type { Deliverer } from '../core/deliverer.js';
@@ -18,10 +16,12 @@ import { messageFor } from '../core/messages.js';
 import type { Reply } from '../core/reply.js';
 import type { CommandName, Request } from '../core/request.js';
 import { createAlbumGatherer, type AlbumGatherer } from './album-gatherer.js';
+import { dropRedeliveredUpdates } from './redelivery-filter.js';
 import { checkingText, DONE_TEXT, ONE_MOMENT_TEXT, PHOTO_HINT } from './status-text.js';
 import { CLOUD_DOWNLOAD_LIMIT, CLOUD_UPLOAD_LIMIT, isLocalApiServer, LOCAL_SERVER_LIMIT, telegramPhotoSource, type TelegramFileDeps } from './telegram-files.js';
 import { createRedisTelegramState, type AlbumPart, type TelegramState } from './telegram-state.js';
 import { createTelegramDeliverer, editStatus, isChatGone, sendText, type SignedLinks } from './telegram.deliverer.js';
+import { createWebhookRoute } from './telegram-webhook.js';
 import {
   COMMAND_MENU,
   conversationOf,
@@ -91,13 +91,6 @@ export interface TelegramFrontend {
   stop(): Promise<void>;
   /** Releases connections; call after the delivery worker is closed. */
   close(): Promise<void>;
-}
-
-/** Constant-time comparison of the webhook secret header. */
-export function secretMatches(header: string | undefined, secret: string): boolean {
-  if (header === undefined) return false;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(header), digest(secret));
 }
 
 /**
@@ -352,23 +345,7 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
   // One chat's updates in order, chats in parallel (the runner handles updates concurrently).
   bot.use(sequentialize((ctx: Context) => ctx.chat?.id.toString()));
   // A redelivered update (same update_id) is dropped; one whose handling failed may be tried again.
-  bot.use(async (ctx, next) => {
-    const updateId = ctx.update.update_id;
-    const first = await shared.firstSeen(updateId).catch((error: unknown) => {
-      logger.warn({ err: error, updateId }, 'could not check for a redelivered update');
-      return true;
-    });
-    if (!first) {
-      logger.info({ updateId }, 'redelivered update ignored');
-      return;
-    }
-    try {
-      await next();
-    } catch (error) {
-      await shared.unsee(updateId).catch(() => undefined);
-      throw error;
-    }
-  });
+  bot.use(dropRedeliveredUpdates(shared, logger));
   bot.on('message', (ctx) => onMessage(ctx));
   bot.on('callback_query:data', (ctx) => onCallback(ctx));
   bot.on('message_reaction', (ctx) => onReaction(ctx));
@@ -383,34 +360,14 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
   let accepting = true;
   const inFlight = new Set<Promise<unknown>>();
   if (telegram.webhookUrl) {
-    const secret = telegram.webhookSecret ?? '';
-    const handler: RouteHandler = async (req: IncomingMessage, res: ServerResponse) => {
-      const header = req.headers['x-telegram-bot-api-secret-token'];
-      if (!secret || !secretMatches(Array.isArray(header) ? header[0] : header, secret)) return respond(res, 401, 'unauthorized');
-      // Stopping: Telegram keeps the update and delivers it again (to this or another instance).
-      if (!accepting) return respond(res, 503, 'stopping');
-      let update: Update;
-      try {
-        update = JSON.parse((await readBody(req, tuning.webhookBodyLimit)).toString('utf8')) as Update;
-      } catch (error) {
-        if (error instanceof SyntaxError) return respond(res, 400, 'not JSON');
-        throw error;
-      }
-      if (typeof update?.update_id !== 'number') return respond(res, 400, 'not an update');
-      const handling = bot.handleUpdate(update);
-      inFlight.add(handling);
-      try {
-        await handling;
-      } catch (error) {
-        const cause = error instanceof BotError ? error.error : error;
-        logFailure(cause, update.update_id, error instanceof BotError ? error.ctx.chat?.id : undefined);
-        // A non-2xx answer makes Telegram deliver the update again; a closed chat will stay closed.
-        if (!isChatGone(cause)) return respond(res, 500, 'update failed');
-      } finally {
-        inFlight.delete(handling);
-      }
-      respond(res, 200, '');
-    };
+    const handler = createWebhookRoute({
+      secret: telegram.webhookSecret ?? '',
+      bodyLimit: tuning.webhookBodyLimit,
+      handleUpdate: (update) => bot.handleUpdate(update),
+      accepting: () => accepting,
+      inFlight,
+      onFailure: logFailure,
+    });
     webhook = { path: new URL(telegram.webhookUrl).pathname, handler };
     deps.http?.route('POST', webhook.path, handler);
   }
