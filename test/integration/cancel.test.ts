@@ -72,6 +72,25 @@ describe('/cancel of a running job', () => {
     expect((await t.app.commands.handle(chatRequest({ command: 'cancel' }))).text).toMatch(/^Nothing to cancel/);
   });
 
+  it('/forget while a portrait is being made stops it, and nothing of the job is left', async () => {
+    const gated = gatedBackend({ honoursAbort: false });
+    const jobId = await startPortrait(gated);
+    const inputs = (await getJob(t.app.database.db, jobId))!.inputs;
+    const done = await t.app.commands.handle(chatRequest({ command: 'forget', target: 'confirm' }));
+    expect(done.text).toMatch(/Everything of yours has been deleted/);
+    await eventually(async () => gated.state.sawAbort);
+    for (const key of inputs) expect(await t.app.store.exists(key)).toBe(false);
+    // The worker finishes anyway and stores its outputs; finding the job cancelled, it removes them.
+    gated.release();
+    await eventually(async () => (await t.app.gpuQueue.holds(jobId)) === false);
+    expect(await t.app.store.exists(`results/${jobId}/0.jpg`)).toBe(false);
+    const job = (await getJob(t.app.database.db, jobId))!;
+    expect(job).toMatchObject({ status: 'cancelled', accountId: null, conversation: null, inputs: [] });
+    // Left for the retention run's sweep of forgotten jobs, in case a late write outlived the worker.
+    expect(job.inputsPurgedAt).toBeNull();
+    expect(await resultsOfJob(t.app.database.db, jobId)).toEqual([]);
+  });
+
   it('a backend that finishes anyway: its outputs are discarded and nothing is delivered or charged', async () => {
     const gated = gatedBackend({ honoursAbort: false });
     const jobId = await startPortrait(gated);

@@ -118,14 +118,6 @@ describe('/forget on the S3 store: nothing of the person remains', () => {
     const usageBefore = await usage();
     const stayerRowsBefore = rowsBefore.filter((r) => r.row.includes(stayerAccount.id) || r.row.includes(other.id));
 
-    // A job being made right now: nothing is touched, and the person is told to wait.
-    await t.app.database.pool.query(`update jobs set status = 'running' where id = $1`, [reroll.id]);
-    const busy = await t.app.commands.handle(as(LEAVER, { command: 'forget', target: 'confirm' }));
-    expect(busy.text).toMatch(/being made right now/);
-    await t.app.database.pool.query(`update jobs set status = 'succeeded' where id = $1`, [reroll.id]);
-    expect(await everyRow(t)).toEqual(rowsBefore);
-    expect(await s3.listAll()).toEqual([...leaverKeys, ...stayerKeys].sort());
-
     const ask = await t.app.commands.handle(as(LEAVER, { command: 'forget' }));
     expect(ask.buttons?.[0]?.[0]).toMatchObject({ command: 'forget', target: 'confirm' });
     expect(await s3.listAll()).toEqual([...leaverKeys, ...stayerKeys].sort()); // asking deletes nothing

@@ -68,14 +68,14 @@ export const forgetCommand: CommandHandler = async (ctx) => {
   // The root logger: the request's child logger carries the chat and event ids this is about to erase.
   const logger = ctx.deps.logger;
   const outcome = await forgetAccount(db, ctx.account.id);
-  if (outcome.status === 'busy') {
-    return info('One of your requests is being made right now. Please send /forget again once it has arrived, and everything will be deleted.', { ephemeral: true });
-  }
-  // Cancelled in the database already (a worker that picks one up skips it); this just tidies the queue.
+  // Cancelled in the database already (a worker that picks one up skips it); this tidies the queue
+  // and stops the ones being made.
   await Promise.all(outcome.cancelledJobIds.map((id) => gpuQueue.remove(id).catch(() => false)));
+  await Promise.all(outcome.stoppedJobIds.map((id) => gpuQueue.cancelRunning(id).catch(() => undefined)));
   try {
     await eraseJobFiles(store, outcome.jobIds);
-    await markDetachedJobsPurged(db, outcome.jobIds);
+    // Stopped jobs stay unmarked: the retention run sweeps their folders again once their workers are done.
+    await markDetachedJobsPurged(db, outcome.jobIds.filter((id) => !outcome.stoppedJobIds.includes(id)));
   } catch (error) {
     // The rows are gone and the jobs unmarked: the next retention run deletes what is left.
     logger.warn({ err: error, jobs: outcome.jobIds.length }, 'account forgotten; some stored files are left for the retention run');
