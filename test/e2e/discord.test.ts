@@ -161,6 +161,22 @@ describe('Discord front-end, end to end against a fake Discord', { timeout: 90_0
     expect(registered!.commands.find((c) => c.name === 'admin')).toMatchObject({ default_member_permissions: '0' });
   });
 
+  it('a first /portrait with a photo waits behind the terms and runs, once, when the person agrees', async () => {
+    const kim = fake.user('kim');
+    const ix = portrait(kim, photos(1));
+    const card = await fake.waitFor(() => (ix.original?.content.includes('Before we start') ? ix.original : undefined), 10_000, 'consent card');
+    expect(await jobsFor(kim)).toEqual([]);
+    const agreeButton = customIds(card).find((b) => b.label === 'I agree')!;
+    const press = fake.press(card, agreeButton.id, kim);
+    const result = await resultOf(press);
+    expect(result.content).toContain('Here are your portraits');
+    // Pressed again (a slow thumb): nothing more is made.
+    fake.press(card, agreeButton.id, kim);
+    await new Promise((r) => setTimeout(r, 400));
+    const jobs = await jobsFor(kim);
+    expect(jobs).toEqual([expect.objectContaining({ kind: 'portrait', status: 'succeeded', idempotency_key: `discord:${ix.id}` })]);
+  });
+
   it('/portrait with two photos: deferred at once, queued, 4 images; the requester’s 2️⃣ makes an 8K file, another user’s 2️⃣ nothing', async () => {
     const ada = fake.user('ada');
     const bob = fake.user('bob');

@@ -10,6 +10,17 @@ export interface InteractionFacts {
   token?: string;
 }
 
+/** A photo request that met the terms card: what "I agree" needs to run it after all. */
+export interface HeldRequest {
+  /** The slash command's interaction id: its event id, so agreeing twice still makes one job. */
+  eventId: string;
+  command: 'portrait' | 'restore';
+  options: Record<string, string | boolean | undefined>;
+  /** The attachments, by Discord CDN URL (they stay readable for hours); read again when it runs. */
+  attachments: Array<{ url: string; size: number; name: string; label: string }>;
+  private: boolean;
+}
+
 /**
  * What the Discord front-end shares between processes (the delivery may run in another process
  * than the one that received the interaction): each interaction's follow-up token, kept only
@@ -25,10 +36,15 @@ export interface DiscordState {
   recordDeliveryStep(jobId: string, step: string, value: string): Promise<void>;
   /** Drops a delivered job's steps. */
   forgetDeliverySteps(jobId: string): Promise<void>;
+  /** Keeps a request that waited for the terms, for 15 minutes; a newer one replaces it. */
+  holdForConsent(userId: string, held: HeldRequest): Promise<void>;
+  /** The request that waited for this user's consent, handed out once. */
+  takeHeldForConsent(userId: string): Promise<HeldRequest | undefined>;
 }
 
 const WEEK_S = 7 * 24 * 3600;
 const DAY_S = 24 * 3600;
+const HELD_TTL_S = 15 * 60;
 
 /** Wraps a Redis failure: ioredis errors carry the command's arguments, and one of them may be a token. */
 function stateError(error: unknown): Error {
@@ -76,6 +92,12 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
         await setHashFieldDurably(redis, hash, step, value, DAY_S);
       }),
     forgetDeliverySteps: (jobId) => guarded(async () => void (await redis.del(key('delivery', jobId)))),
+    holdForConsent: (userId, held) => guarded(async () => void (await redis.set(key('held', userId), JSON.stringify(held), 'EX', HELD_TTL_S))),
+    takeHeldForConsent: (userId) =>
+      guarded(async () => {
+        const raw = await redis.getdel(key('held', userId));
+        return raw ? (JSON.parse(raw) as HeldRequest) : undefined;
+      }),
   };
 }
 
@@ -83,6 +105,7 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
 export function createMemoryDiscordState(now: () => number = Date.now): DiscordState {
   const interactions = new Map<string, { facts: Required<InteractionFacts>; tokenExpiresAt: number }>();
   const steps = new Map<string, Record<string, string>>();
+  const held = new Map<string, HeldRequest>();
   return {
     async rememberInteraction(interactionId, facts, tokenExpiresAt) {
       interactions.set(interactionId, { facts: { ...facts }, tokenExpiresAt });
@@ -99,6 +122,14 @@ export function createMemoryDiscordState(now: () => number = Date.now): DiscordS
     },
     async forgetDeliverySteps(jobId) {
       steps.delete(jobId);
+    },
+    async holdForConsent(userId, request) {
+      held.set(userId, structuredClone(request));
+    },
+    async takeHeldForConsent(userId) {
+      const request = held.get(userId);
+      held.delete(userId);
+      return request;
     },
   };
 }

@@ -95,7 +95,7 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
   const callbacks = createInteractionCallbackPoster(discord.apiBase);
   const acknowledger = createInteractionAcknowledger({ client, poster: callbacks, ackFirst, logger, accepting: () => !stopping });
   const answering = createInteractionAnswer({ app, ackFirst, state });
-  const onInteraction = createInteractionHandler({ app, acknowledger, answering, policy, logger });
+  const onInteraction = createInteractionHandler({ app, acknowledger, answering, policy, held: state, logger });
   const onReaction = createReactionHandler({ app, client, answering, logger });
 
   // ---------- wiring ----------

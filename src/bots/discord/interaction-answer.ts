@@ -53,8 +53,11 @@ export interface InteractionAnswer {
    * acknowledgements of a burst come first).
    */
   acknowledged(ack: Promise<unknown>, log: LazyLogger, started: number): Promise<boolean>;
-  /** Runs a request and shows its answer in the deferred reply; an unexpected failure still gets a word (an apology with a reference). */
-  answer(interaction: RepliableInteraction, request: Request, log: LazyLogger): Promise<void>;
+  /**
+   * Runs a request and shows its answer in the deferred reply; an unexpected failure still gets a
+   * word (an apology with a reference). Resolves with the command layer's reply, when there was one.
+   */
+  answer(interaction: RepliableInteraction, request: Request, log: LazyLogger): Promise<Reply | undefined>;
   /** The command layer, after the acknowledgements in flight; requests with photos a few at a time. */
   handle(request: Request): Promise<Reply>;
   /**
@@ -119,10 +122,12 @@ export function createInteractionAnswer(deps: InteractionAnswerDeps): Interactio
         if (reply.job) {
           await self.reconcileStatus(reply.job.id, request.conversation, (body) => interaction.editReply(body));
         }
+        return reply;
       } catch (error) {
         const ref = randomBytes(4).toString('hex');
         log().error({ err: safeDiscordError(error), ref }, 'discord interaction failed');
         await interaction.editReply({ content: apology(ref), components: [] }).catch(() => undefined);
+        return undefined;
       }
     },
 

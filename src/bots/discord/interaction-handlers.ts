@@ -11,6 +11,7 @@ import { COMMAND_CATALOG } from '../core/command-catalog.js';
 import { messageFor } from '../core/messages.js';
 import type { CommandName, PhotoSource, Request } from '../core/request.js';
 import { discordPhotoSource, type AttachmentPolicy } from './attachments.js';
+import type { DiscordState, HeldRequest } from './discord-state.js';
 import { safeDiscordError } from './discord-errors.js';
 import { optionsFromSlash, SLASH_COMMANDS } from './discord-translation.js';
 import { buttonAck, SLASH_ACK, type InteractionAcknowledger } from './interaction-ack.js';
@@ -27,6 +28,8 @@ export interface InteractionHandlerDeps {
   acknowledger: InteractionAcknowledger;
   answering: InteractionAnswer;
   policy: AttachmentPolicy;
+  /** Where a first photo request waits while its person reads the terms. */
+  held: Pick<DiscordState, 'holdForConsent' | 'takeHeldForConsent'>;
   logger: Logger;
 }
 
@@ -37,7 +40,21 @@ export interface InteractionHandlerDeps {
  * autocomplete suggests styles. Never rejects: failures are logged.
  */
 export function createInteractionHandler(deps: InteractionHandlerDeps): (interaction: Interaction) => Promise<void> {
-  const { app, acknowledger, answering, policy, logger } = deps;
+  const { app, acknowledger, answering, policy, held, logger } = deps;
+
+  /** A held request as the command layer takes it, answered through `interaction` (the "I agree" press). */
+  function requestFromHeld(interaction: ButtonInteraction, request: HeldRequest): Request {
+    const photos = request.attachments.map((a) => discordPhotoSource({ url: a.url, size: a.size, name: a.name }, a.label, policy));
+    return {
+      platform: 'discord',
+      eventId: request.eventId,
+      user: userOf(interaction),
+      conversation: conversationOf(interaction, request.private),
+      command: request.command,
+      ...(photos.length > 0 ? { photos } : {}),
+      options: request.options,
+    };
+  }
 
   async function onSlash(interaction: ChatInputCommandInteraction): Promise<void> {
     const started = performance.now();
@@ -51,10 +68,11 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
       return;
     }
     const options = optionsFromSlash(command, interaction.options.data);
-    const photos: PhotoSource[] = (PHOTO_OPTIONS.get(command) ?? []).flatMap((name) => {
+    const attachments = (PHOTO_OPTIONS.get(command) ?? []).flatMap((name) => {
       const attachment = interaction.options.getAttachment(name);
-      return attachment ? [discordPhotoSource({ url: attachment.url, size: attachment.size, name: attachment.name }, attachment.name || name, policy)] : [];
+      return attachment ? [{ url: attachment.url, size: attachment.size, name: attachment.name, label: attachment.name || name }] : [];
     });
+    const photos: PhotoSource[] = attachments.map((a) => discordPhotoSource({ url: a.url, size: a.size, name: a.name }, a.label, policy));
     const request: Request = {
       platform: 'discord',
       eventId: interaction.id,
@@ -64,7 +82,13 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
       ...(photos.length > 0 ? { photos } : {}),
       options,
     };
-    await answering.answer(interaction, request, log);
+    const reply = await answering.answer(interaction, request, log);
+    // A first-time user met the terms card: once they agree, this request runs without being sent again.
+    if (reply?.code === 'CONSENT_REQUIRED' && attachments.length > 0 && (command === 'portrait' || command === 'restore')) {
+      await held
+        .holdForConsent(interaction.user.id, { eventId: interaction.id, command, options, attachments, private: request.conversation.private ?? false })
+        .catch((error: unknown) => log().warn({ err: safeDiscordError(error) }, 'could not keep the request for after the terms'));
+    }
   }
 
   async function onButton(interaction: ButtonInteraction): Promise<void> {
@@ -84,7 +108,11 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
       command: press.command,
       ...(press.target ? { target: press.target } : {}),
     };
-    await answering.answer(interaction, request, log);
+    const reply = await answering.answer(interaction, request, log);
+    if (press.command !== 'consent' || !reply || reply.tone === 'error') return;
+    // The photo request that waited for the terms: its status replaces the "thank you" in place.
+    const waiting = await held.takeHeldForConsent(interaction.user.id).catch(() => undefined);
+    if (waiting) await answering.answer(interaction, requestFromHeld(interaction, waiting), log);
   }
 
   async function onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
