@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { setHashFieldDurably } from '../../jobs/keep-trying.js';
+import { createMemoryChatState, createRedisChatState, type ChatState } from '../core/chat-state.js';
 
 /** An interaction's follow-up credentials and facts, as the deliverer needs them. */
 export interface InteractionFacts {
@@ -27,24 +27,13 @@ export interface HeldRequest {
  * while Discord honours it, and which steps of a delivery are done. Tokens never go to Postgres
  * or the logs; everything here expires by itself.
  */
-export interface DiscordState {
+export interface DiscordState extends ChatState<HeldRequest> {
   /** Keeps the token until `tokenExpiresAt` (epoch ms) and the other facts for a week. */
   rememberInteraction(interactionId: string, facts: Required<InteractionFacts>, tokenExpiresAt: number): Promise<void>;
   interaction(interactionId: string): Promise<InteractionFacts | undefined>;
-  /** Steps of a job's delivery already done (e.g. `message` → its ids), so a retry resumes instead of repeating. */
-  deliverySteps(jobId: string): Promise<Record<string, string>>;
-  recordDeliveryStep(jobId: string, step: string, value: string): Promise<void>;
-  /** Drops a delivered job's steps. */
-  forgetDeliverySteps(jobId: string): Promise<void>;
-  /** Keeps a request that waited for the terms, for 15 minutes; a newer one replaces it. */
-  holdForConsent(userId: string, held: HeldRequest): Promise<void>;
-  /** The request that waited for this user's consent, handed out once. */
-  takeHeldForConsent(userId: string): Promise<HeldRequest | undefined>;
 }
 
 const WEEK_S = 7 * 24 * 3600;
-const DAY_S = 24 * 3600;
-const HELD_TTL_S = 15 * 60;
 
 /** Wraps a Redis failure: ioredis errors carry the command's arguments, and one of them may be a token. */
 function stateError(error: unknown): Error {
@@ -61,6 +50,13 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw stateError(error);
   }
+}
+
+/** Every method of `state` with its failures wrapped by {@link stateError}. */
+function guardedAll<S extends object>(state: S): S {
+  return Object.fromEntries(
+    Object.entries(state).map(([name, method]) => [name, (...args: unknown[]) => guarded(() => (method as (...a: unknown[]) => Promise<unknown>)(...args))]),
+  ) as S;
 }
 
 /** The state in Redis, every key under `namespace` (e.g. `likeness:dc`). `now` is for tests. */
@@ -84,28 +80,13 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
         if (!fields.applicationId) return undefined;
         return { applicationId: fields.applicationId, attachmentSizeLimit: Number(fields.attachmentSizeLimit), token: token ?? undefined };
       }),
-    deliverySteps: (jobId) => guarded(() => redis.hgetall(key('delivery', jobId))),
-    recordDeliveryStep: (jobId, step, value) =>
-      guarded(async () => {
-        const hash = key('delivery', jobId);
-        // The message is already out: losing this record to a Redis blip would send it twice on retry.
-        await setHashFieldDurably(redis, hash, step, value, DAY_S);
-      }),
-    forgetDeliverySteps: (jobId) => guarded(async () => void (await redis.del(key('delivery', jobId)))),
-    holdForConsent: (userId, held) => guarded(async () => void (await redis.set(key('held', userId), JSON.stringify(held), 'EX', HELD_TTL_S))),
-    takeHeldForConsent: (userId) =>
-      guarded(async () => {
-        const raw = await redis.getdel(key('held', userId));
-        return raw ? (JSON.parse(raw) as HeldRequest) : undefined;
-      }),
+    ...guardedAll(createRedisChatState<HeldRequest>(redis, key)),
   };
 }
 
 /** The same state in this process's memory, for unit tests. */
 export function createMemoryDiscordState(now: () => number = Date.now): DiscordState {
   const interactions = new Map<string, { facts: Required<InteractionFacts>; tokenExpiresAt: number }>();
-  const steps = new Map<string, Record<string, string>>();
-  const held = new Map<string, HeldRequest>();
   return {
     async rememberInteraction(interactionId, facts, tokenExpiresAt) {
       interactions.set(interactionId, { facts: { ...facts }, tokenExpiresAt });
@@ -116,20 +97,6 @@ export function createMemoryDiscordState(now: () => number = Date.now): DiscordS
       const { token, ...rest } = found.facts;
       return found.tokenExpiresAt > now() ? { ...rest, token } : rest;
     },
-    deliverySteps: async (jobId) => ({ ...steps.get(jobId) }),
-    async recordDeliveryStep(jobId, step, value) {
-      steps.set(jobId, { ...steps.get(jobId), [step]: value });
-    },
-    async forgetDeliverySteps(jobId) {
-      steps.delete(jobId);
-    },
-    async holdForConsent(userId, request) {
-      held.set(userId, structuredClone(request));
-    },
-    async takeHeldForConsent(userId) {
-      const request = held.get(userId);
-      held.delete(userId);
-      return request;
-    },
+    ...createMemoryChatState<HeldRequest>(),
   };
 }

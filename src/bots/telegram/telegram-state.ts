@@ -1,6 +1,6 @@
 import type { Message } from 'grammy/types';
 import type { createProducerConnection } from '../../jobs/redis.js';
-import { setHashFieldDurably } from '../../jobs/keep-trying.js';
+import { createMemoryChatState, createRedisChatState, type ChatState } from '../core/chat-state.js';
 
 type Redis = ReturnType<typeof createProducerConnection>;
 
@@ -25,7 +25,7 @@ export interface AlbumPart {
  * balancer spreads one chat's updates over several): which updates were handled, the parts of
  * albums being gathered, and which steps of a delivery are done. Everything expires by itself.
  */
-export interface TelegramState {
+export interface TelegramState extends ChatState<HeldRequest> {
   /** True the first time an update id is seen (for a day); a redelivered update gets false. */
   firstSeen(updateId: number): Promise<boolean>;
   /** Lets an update that failed be handled again when Telegram redelivers it. */
@@ -36,21 +36,11 @@ export interface TelegramState {
   /** True for exactly one caller per album: the one that turns it into a request. */
   claimAlbum(albumKey: string): Promise<boolean>;
   albumParts(albumKey: string): Promise<AlbumPart[]>;
-  /** Steps of a job's delivery already done (e.g. `media` → message ids), so a retried delivery resumes instead of repeating. */
-  deliverySteps(jobId: string): Promise<Record<string, string>>;
-  recordDeliveryStep(jobId: string, step: string, value: string): Promise<void>;
-  /** Drops a delivered job's steps. */
-  forgetDeliverySteps(jobId: string): Promise<void>;
-  /** Keeps a request that waited for the terms, for a while; a newer one replaces it. */
-  holdForConsent(userId: string, held: HeldRequest): Promise<void>;
-  /** The request that waited for this user's consent, handed out once. */
-  takeHeldForConsent(userId: string): Promise<HeldRequest | undefined>;
   close(): Promise<void>;
 }
 
 const DAY_S = 24 * 3600;
 const ALBUM_TTL_MS = 10 * 60 * 1000;
-const HELD_TTL_S = 15 * 60;
 
 /** The shared state in Redis, every key under `namespace` (e.g. `likeness:tg:<bot id>`). */
 export function createRedisTelegramState(redis: Redis, namespace: string): TelegramState {
@@ -76,22 +66,7 @@ export function createRedisTelegramState(redis: Redis, namespace: string): Teleg
     async albumParts(albumKey) {
       return (await redis.lrange(key('album', albumKey), 0, -1)).map((raw) => JSON.parse(raw) as AlbumPart);
     },
-    deliverySteps: (jobId) => redis.hgetall(key('delivery', jobId)),
-    async recordDeliveryStep(jobId, step, value) {
-      const hash = key('delivery', jobId);
-      // The message is already out: losing this record to a Redis blip would send it twice on retry.
-      await setHashFieldDurably(redis, hash, step, value, DAY_S);
-    },
-    async forgetDeliverySteps(jobId) {
-      await redis.del(key('delivery', jobId));
-    },
-    async holdForConsent(userId, held) {
-      await redis.set(key('held', userId), JSON.stringify(held), 'EX', HELD_TTL_S);
-    },
-    async takeHeldForConsent(userId) {
-      const raw = await redis.getdel(key('held', userId));
-      return raw ? (JSON.parse(raw) as HeldRequest) : undefined;
-    },
+    ...createRedisChatState<HeldRequest>(redis, key),
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },
@@ -103,8 +78,6 @@ export function createMemoryTelegramState(): TelegramState {
   const seen = new Set<number>();
   const albums = new Map<string, AlbumPart[]>();
   const claimed = new Set<string>();
-  const steps = new Map<string, Record<string, string>>();
-  const held = new Map<string, HeldRequest>();
   return {
     async firstSeen(updateId) {
       if (seen.has(updateId)) return false;
@@ -127,21 +100,7 @@ export function createMemoryTelegramState(): TelegramState {
       return true;
     },
     albumParts: async (albumKey) => albums.get(albumKey) ?? [],
-    deliverySteps: async (jobId) => ({ ...steps.get(jobId) }),
-    async recordDeliveryStep(jobId, step, value) {
-      steps.set(jobId, { ...steps.get(jobId), [step]: value });
-    },
-    async forgetDeliverySteps(jobId) {
-      steps.delete(jobId);
-    },
-    async holdForConsent(userId, request) {
-      held.set(userId, structuredClone(request));
-    },
-    async takeHeldForConsent(userId) {
-      const request = held.get(userId);
-      held.delete(userId);
-      return request;
-    },
+    ...createMemoryChatState<HeldRequest>(),
     async close() {},
   };
 }
