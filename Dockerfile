@@ -10,9 +10,11 @@
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---- base: the manifests ----
+# .npmrc tells onnxruntime-node not to fetch its optional CUDA files at install: the CPU runtime
+# the face models use ships in the package.
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 
 # ---- build: every dependency, then TypeScript to dist/ ----
 FROM base AS build
@@ -22,8 +24,11 @@ COPY src ./src
 RUN npm run build
 
 # ---- prod-deps: production dependencies only (sharp's prebuilt libvips included) ----
+# onnxruntime-node carries binaries for every platform (~250 MB): only this one's are kept.
 FROM base AS prod-deps
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && keep="linux/$(node -p process.arch)" \
+ && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 -type d | grep -v "/$keep\$" | xargs rm -rf
 
 # ---- runtime: node, production node_modules, compiled code, migrations, sample photo ----
 FROM ${NODE_IMAGE} AS runtime

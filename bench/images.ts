@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config.js';
-import { detectFaces, encodeToFit, labelOutput, normalizePhoto, PLATFORM_RULES, warmUpFaceDetector } from '../src/images/index.js';
+import { detectFaces, encodeToFit, labelOutput, normalizePhoto, PLATFORM_RULES, warmUpFaceModels } from '../src/images/index.js';
 import { makeCameraJpeg } from './normalize.js';
 import { fmt, median, nowMs, table } from './stats.js';
 
@@ -140,7 +140,7 @@ export async function benchImages(options: ImagesBenchOptions = DEFAULT_IMAGES_B
 
   // 2. Face check per photo.
   const loadStarted = nowMs();
-  await warmUpFaceDetector();
+  await warmUpFaceModels();
   const detectorLoadMs = nowMs() - loadStarted;
   const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url));
   const photos: Array<[string, Buffer]> = [

@@ -1,3 +1,4 @@
+import type { FaceSquare } from '../images/index.js';
 import type { Style, Subject } from './styles.js';
 
 /** A portrait of the person in 1–4 reference photos (normalized JPEG bytes). */
@@ -43,6 +44,12 @@ export interface GpuResult {
    * gate does not measure them. Backends that make real pictures leave it unset.
    */
   placeholders?: boolean;
+  /**
+   * Where the subject's face is in each image, by variant, when the backend placed it itself (the
+   * local backend frames its crops around the face it found): the likeness gate then describes
+   * that square instead of searching the image for a face. Backends that do not know leave it unset.
+   */
+  faces?: Array<FaceSquare | undefined>;
 }
 
 /**

@@ -5,7 +5,7 @@ import {
   readJpegXmp,
   readProvenance,
   RECONSTRUCTION_NOTE,
-  renderPortraitPreview,
+  renderPortraitSet,
   restorePreview,
   upscaleToLongEdge,
   type Look,
@@ -69,7 +69,7 @@ export function createLocalBackend(options: LocalBackendOptions = {}): GpuBacken
       const started = performance.now();
       try {
         signal.throwIfAborted();
-        const raw = await render(task, superResolution, signal);
+        const { images: raw, faces } = await render(task, superResolution, signal);
         const note = noteFor(task);
         const images: Buffer[] = [];
         for (const image of raw) {
@@ -78,7 +78,8 @@ export function createLocalBackend(options: LocalBackendOptions = {}): GpuBacken
         }
         signal.throwIfAborted();
         const gpuSeconds = Math.round(performance.now() - started) / 1000;
-        return { images, model: LOCAL_MODEL, gpuSeconds, costUsd: 0 };
+        // Labelling adds metadata only: the faces stay where the render put them.
+        return { images, model: LOCAL_MODEL, gpuSeconds, costUsd: 0, ...(faces && { faces }) };
       } catch (error) {
         throw signal.aborted ? signal.reason : asBackendError(error);
       }
@@ -86,15 +87,15 @@ export function createLocalBackend(options: LocalBackendOptions = {}): GpuBacken
   };
 }
 
-/** Makes the unlabelled pixels for a task. */
-async function render(task: GpuTask, superResolution: LocalBackendOptions['superResolution'] & {}, signal: AbortSignal): Promise<Buffer[]> {
+/** Makes the unlabelled pixels for a task (and, for portraits, says where it put the face). */
+async function render(task: GpuTask, superResolution: LocalBackendOptions['superResolution'] & {}, signal: AbortSignal): Promise<Pick<GpuResult, 'images' | 'faces'>> {
   switch (task.kind) {
     case 'portrait':
-      return renderPortraitPreview(task.photos, { grade: localLook(task.style), variants: task.variants, seed: task.seed });
+      return renderPortraitSet(task.photos, { grade: localLook(task.style), variants: task.variants, seed: task.seed });
     case 'restore':
-      return [await restorePreview(task.photo, { colorize: task.colorize })];
+      return { images: [await restorePreview(task.photo, { colorize: task.colorize })] };
     case 'upscale':
-      return [(await upscaleToLongEdge(task.image, task.targetLongEdge, { superResolution, signal })).bytes];
+      return { images: [(await upscaleToLongEdge(task.image, task.targetLongEdge, { superResolution, signal })).bytes] };
   }
 }
 

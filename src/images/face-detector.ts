@@ -1,7 +1,9 @@
-import { pathToFileURL } from 'node:url';
-import type * as TfCore from '@tensorflow/tfjs-core';
-import { decodeOptions, sharp } from './sharp.js';
-import { decodeForModel, loadTf, packageFile, requireModule, wasmDirectory } from './tf-runtime.js';
+import type { BlazeFaceDetection } from './blazeface.js';
+import { faceModels } from './face-model-pool.js';
+import { squareAround } from './face-models.js';
+import type { Pixels } from './pixel-sampling.js';
+import { uprightSize } from './sharp.js';
+import { decodeForModel } from './tf-runtime.js';
 
 /** A point in the pixels of the upright (EXIF-oriented) image. */
 export interface FacePoint {
@@ -22,132 +24,96 @@ export interface FaceBox {
 }
 
 /**
- * Faces are looked for in a copy whose long edge is at most this: BlazeFace itself sees 256 px,
- * so a bigger copy only costs decode time.
+ * The square a face is described from: BlazeFace's box (square, about 1.4x the face) before it
+ * was clipped to the picture, in an image's upright pixels. It may reach outside the image.
  */
-const DETECT_EDGE = 768;
-/** Below this confidence a detection is not a face (BlazeFace scores real faces ~0.7-0.95). */
-const MIN_CONFIDENCE = 0.5;
-const MAX_FACES = 20;
-
-/** The slice of @vladmandic/human this module uses (its own typings do not resolve under NodeNext). */
-interface HumanFace {
-  box: [number, number, number, number];
-  score: number;
-  annotations?: Record<string, number[][] | undefined>;
-}
-interface HumanInstance {
-  load(): Promise<void>;
-  detect(input: TfCore.Tensor): Promise<{ face: HumanFace[]; error?: string | null }>;
-}
-type HumanConstructor = new (config: Record<string, unknown>) => HumanInstance;
-
-let detector: Promise<HumanInstance> | undefined;
-/** tfjs runs one model at a time; callers queue here rather than interleave inside Human. */
-let queue: Promise<unknown> = Promise.resolve();
-
-/**
- * Human (BlazeFace face detector only) on the tfjs wasm backend, loaded on first use (~0.2 s)
- * and shared by the whole process. Weights are read from @vladmandic/human's models folder.
- */
-function loadDetector(): Promise<HumanInstance> {
-  detector ??= (async () => {
-    await loadTf();
-    const { Human } = requireModule<{ Human: HumanConstructor }>(packageFile('@vladmandic/human', 'dist/human.node-wasm.js'));
-    const human = new Human({
-      backend: 'wasm',
-      wasmPath: wasmDirectory(),
-      modelBasePath: `${pathToFileURL(packageFile('@vladmandic/human', 'models')).href}/`,
-      debug: false,
-      warmup: 'none',
-      cacheModels: false,
-      cacheSensitivity: 0,
-      face: {
-        enabled: true,
-        detector: { rotation: false, maxDetected: MAX_FACES, minConfidence: MIN_CONFIDENCE, iouThreshold: 0.2, return: false, skipFrames: 0, skipTime: 0 },
-        mesh: { enabled: false },
-        iris: { enabled: false },
-        description: { enabled: false },
-        emotion: { enabled: false },
-        antispoof: { enabled: false },
-        liveness: { enabled: false },
-        attention: { enabled: false },
-      },
-      body: { enabled: false },
-      hand: { enabled: false },
-      object: { enabled: false },
-      gesture: { enabled: false },
-      segmentation: { enabled: false },
-      filter: { enabled: false },
-    });
-    await human.load();
-    return human;
-  })().catch((error: unknown) => {
-    detector = undefined;
-    throw error;
-  });
-  return detector;
+export interface FaceSquare {
+  left: number;
+  top: number;
+  side: number;
 }
 
-/** Loads the detector now (it loads lazily otherwise): call at start-up to keep the first request fast. */
-export async function warmUpFaceDetector(): Promise<void> {
-  await loadDetector();
+/** A detected face's square, grown back past the picture's edge where the detector clipped it. */
+export function faceSquareOf(face: Pick<FaceBox, 'left' | 'top' | 'width' | 'height'>): FaceSquare {
+  const [top, left, bottom] = squareAround([face.left, face.top, face.width, face.height]);
+  return { left, top, side: bottom - top };
 }
 
 /**
- * Finds the faces in an encoded image, largest first. Runs BlazeFace on the CPU in this process
- * (tens of milliseconds per photo). Throws AppError for bytes that are not a readable image.
+ * Faces are looked for first in a copy whose long edge is at most this: BlazeFace sees the picture
+ * stretched to 256 x 256, and a small decode is cheap.
+ */
+const QUICK_EDGE = 320;
+/**
+ * When that copy shows no face, or only faces whose box is under {@link SMALL_FACE} px there (a
+ * group, a figure in a landscape), the search runs again on a copy this size: small faces are
+ * placed more precisely there, and their crops have more pixels.
+ */
+const FULL_EDGE = 640;
+const SMALL_FACE = 96;
+
+/** Starts the face-model threads and loads BlazeFace and FaceRes in each: call at start-up to keep the first request fast. */
+export async function warmUpFaceModels(): Promise<void> {
+  await faceModels.warmUp();
+}
+
+/** An image searched for faces: its detection copy, what BlazeFace found there, and the image's upright size. */
+export interface FaceSearch {
+  /** The copy the faces were found in: the image decoded to fit 320 px, or 640 px for small faces. */
+  pixels: Pixels;
+  /** In `pixels`' coordinates, as the detector returns them. */
+  detections: BlazeFaceDetection[];
+  upright: { width: number; height: number };
+}
+
+/**
+ * Searches by image: the same bytes asked for twice while the first search is still referenced
+ * (a reference photo framed by the local backend and measured by the likeness gate in one job)
+ * are decoded and searched once. Held weakly: an entry goes with its buffer.
+ */
+const searches = new WeakMap<Buffer, Promise<FaceSearch>>();
+
+/** The face search of an encoded image (see {@link FaceSearch}). Throws AppError for bytes that are not a readable image. */
+export function searchFaces(image: Buffer): Promise<FaceSearch> {
+  let search = searches.get(image);
+  if (!search) {
+    search = runSearch(image);
+    searches.set(image, search);
+    search.catch(() => searches.delete(image));
+  }
+  return search;
+}
+
+async function runSearch(image: Buffer): Promise<FaceSearch> {
+  const [quick, upright] = await Promise.all([searchCopy(image, QUICK_EDGE), uprightSize(image)]);
+  const biggest = Math.max(0, ...quick.detections.map(({ box }) => Math.max(box[2], box[3])));
+  const copyIsWhole = Math.max(quick.pixels.width, quick.pixels.height) < QUICK_EDGE;
+  if (biggest >= SMALL_FACE || copyIsWhole) return { ...quick, upright };
+  return { ...(await searchCopy(image, FULL_EDGE)), upright };
+}
+
+async function searchCopy(image: Buffer, edge: number): Promise<Omit<FaceSearch, 'upright'>> {
+  const { data, info } = await decodeForModel(image, edge);
+  const pixels: Pixels = { data, width: info.width, height: info.height, channels: info.channels };
+  return { pixels, detections: await faceModels.detect(pixels) };
+}
+
+/**
+ * Finds the faces in an encoded image, largest first, in the upright image's pixels. Runs
+ * BlazeFace on the CPU in a face-model thread (15-30 ms a photo, decode included). Throws
+ * AppError for bytes that are not a readable image.
  */
 export async function detectFaces(image: Buffer): Promise<FaceBox[]> {
-  const pixels = await decodeForModel(image, DETECT_EDGE);
-  const upright = await sharp(image, decodeOptions()).metadata();
-  const scale = upright.autoOrient.width / pixels.info.width;
-  return (await detectFacesInPixels(pixels)).map((face) => scaleFace(face, scale));
+  const search = await searchFaces(image);
+  return search.detections.map((detection) => uprightFaceBox(search, detection)).sort((a, b) => b.width * b.height - a.width * a.height);
 }
 
-/** Decoded RGB(A) pixels, as `decodeForModel` returns them. */
-export interface ModelPixels {
-  data: Buffer;
-  info: { width: number; height: number; channels: number };
-}
-
-/**
- * Finds the faces in pixels already decoded (by `decodeForModel`), largest first, in those pixels'
- * coordinates: for callers that go on to use the same pixels (the face embedding) and so decode once.
- */
-export async function detectFacesInPixels({ data, info }: ModelPixels): Promise<FaceBox[]> {
-  const run = queue.then(async () => {
-    const [tf, human] = await Promise.all([loadTf(), loadDetector()]);
-    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    const tensor = tf.tensor3d(pixels, [info.height, info.width, info.channels], 'int32');
-    try {
-      const result = await human.detect(tensor);
-      if (result.error) throw new Error(`face detector: ${result.error}`);
-      return result.face;
-    } finally {
-      tensor.dispose();
-    }
-  });
-  queue = run.catch(() => undefined);
-  const faces = await run;
-
-  return faces
-    .map((face): FaceBox => {
-      const [x, y, w, h] = face.box;
-      const leftEye = face.annotations?.leftEye?.[0];
-      const rightEye = face.annotations?.rightEye?.[0];
-      const box: FaceBox = { left: x, top: y, width: w, height: h, score: face.score };
-      if (leftEye && rightEye && leftEye.length >= 2 && rightEye.length >= 2) {
-        box.eyes = { left: { x: leftEye[0]!, y: leftEye[1]! }, right: { x: rightEye[0]!, y: rightEye[1]! } };
-      }
-      return box;
-    })
-    .sort((a, b) => b.width * b.height - a.width * a.height);
-}
-
-function scaleFace(face: FaceBox, scale: number): FaceBox {
-  const point = (p: FacePoint): FacePoint => ({ x: p.x * scale, y: p.y * scale });
-  const box: FaceBox = { left: face.left * scale, top: face.top * scale, width: face.width * scale, height: face.height * scale, score: face.score };
-  if (face.eyes) box.eyes = { left: point(face.eyes.left), right: point(face.eyes.right) };
-  return box;
+/** A detection of a search as a FaceBox in the upright image's pixels (the eyes: Human's leftEye and rightEye, its first two keypoints). */
+export function uprightFaceBox(search: FaceSearch, { box: [left, top, width, height], score, keypoints }: BlazeFaceDetection): FaceBox {
+  const scale = search.upright.width / search.pixels.width;
+  const point = ([x, y]: [number, number]): FacePoint => ({ x: x * scale, y: y * scale });
+  const face: FaceBox = { left: left * scale, top: top * scale, width: width * scale, height: height * scale, score };
+  const [first, second] = keypoints;
+  if (first && second) face.eyes = { left: point(first), right: point(second) };
+  return face;
 }

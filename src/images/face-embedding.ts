@@ -1,129 +1,75 @@
-import type * as TfConverter from '@tensorflow/tfjs-converter';
-import type * as TfCore from '@tensorflow/tfjs-core';
-import { detectFacesInPixels, type FaceBox } from './face-detector.js';
-import { decodeForModel, loadTf, modelArtifactsFromFile, packageFile, requireModule } from './tf-runtime.js';
+import { searchFaces, uprightFaceBox, type FaceBox, type FaceSquare } from './face-detector.js';
+import { faceModels } from './face-model-pool.js';
+import { largest, squareAround } from './face-models.js';
+import type { Pixels } from './pixel-sampling.js';
+import { uprightSize } from './sharp.js';
+import { decodeForModel } from './tf-runtime.js';
 
 /**
  * Face embeddings on the CPU: the largest face of an image as a unit vector, so that two faces of
  * one person point the same way. The model is the face description net of @vladmandic/human
  * (`models/faceres.json`, HSE FaceRes: a MobileNet-v1 trunk with a 1024-wide global-pooling
- * descriptor), read from node_modules and run on the same tfjs wasm runtime as the face detector.
- * Faces are found by that detector (BlazeFace), in the same decoded pixels: one decode per image.
+ * descriptor); faces are found by BlazeFace. Both run on onnxruntime in the face-model threads
+ * (face-models.ts, face-model-pool.ts).
  */
 
 /** One face as the model sees it: the largest face of an image and its embedding. */
 export interface FaceEmbedding {
   /** Unit-length (L2-normalised) descriptor: the dot product of two is their cosine similarity. */
   vector: Float32Array;
-  /** Where the face is, in the pixels of the image decoded to at most `maxEdge` (see {@link EmbedOptions}). */
+  /** Where the face is, in the upright image's pixels. */
   face: FaceBox;
-}
-
-export interface EmbedOptions {
-  /** The face is cropped from the image decoded to fit inside this square (default 640). */
-  maxEdge?: number;
-  /**
-   * Look for the face in a smaller copy first (BlazeFace sees 256 px anyway): about twice as fast
-   * for a picture with one big face, such as a portrait variant. When nothing is found there, the
-   * `maxEdge` copy is searched as well. Default: search the `maxEdge` copy only.
-   */
-  detectEdge?: number;
-}
-
-const DEFAULT_EDGE = 640;
-/**
- * Side of the face crop the descriptor is computed from. The net is fully convolutional up to its
- * global average pool; it was trained at 224, and 160 halves the work (~45 ms instead of ~80 ms a
- * face on one core) for the same separation on our calibration photos (see likeness-score.ts).
- */
-export const EMBED_CROP = 160;
-const DESCRIPTOR_NODE = 'global_pooling/Mean';
-/** ITU-R BT.601 luma: the crop is grey, so a black & white or sepia portrait compares with a colour photo. */
-const LUMA = [0.299, 0.587, 0.114] as const;
-
-type GraphModel = TfConverter.GraphModel;
-let model: Promise<GraphModel> | undefined;
-
-/**
- * The description net, loaded on first use (~7 MB of weights, ~0.1 s) and shared by the process.
- * Its input is declared 224 x 224 in model.json; the declaration is widened here so 160 px crops
- * pass the converter's shape check. A failed load is not cached.
- */
-function loadModel(): Promise<GraphModel> {
-  model ??= (async () => {
-    await loadTf();
-    const converter = requireModule<typeof TfConverter>('@tensorflow/tfjs-converter');
-    const file = packageFile('@vladmandic/human', 'models/faceres.json');
-    const artifacts = await modelArtifactsFromFile<TfCore.io.ModelJSON & { modelTopology: { node: GraphNode[] } }>(file, (json) => {
-      for (const node of json.modelTopology.node) {
-        if (node.op === 'Placeholder' && node.attr?.shape?.shape?.dim) node.attr.shape.shape.dim = [-1, -1, -1, 3].map((size) => ({ size: String(size) }));
-      }
-    });
-    return converter.loadGraphModel({ load: async () => artifacts });
-  })().catch((error: unknown) => {
-    model = undefined;
-    throw error;
-  });
-  return model;
-}
-
-interface GraphNode {
-  op: string;
-  attr?: { shape?: { shape?: { dim?: Array<{ size: string }> } } };
-}
-
-/** Loads the embedding model now (it loads lazily otherwise), e.g. at worker start-up. */
-export async function warmUpFaceEmbedder(): Promise<void> {
-  await loadModel();
 }
 
 /**
  * The embedding of the largest face in an encoded image, or undefined when no face is found.
- * A decode (to `maxEdge`; and to `detectEdge` when given), BlazeFace, a square crop of the
- * detector's face box (1.4x the face, padded with black where it leaves the picture) resized to
- * 160 px in grey, then the description net. Tens of milliseconds on one core. Throws AppError for
- * bytes that are not a readable image.
+ * The face is found by the face search (face-detector.ts: a 320 px copy, or 640 px for small
+ * faces), and its square (1.4x the face, black where it leaves the picture) is cut from that same
+ * copy, in grey, at 160 px, for the description net. About 15 ms of model time a face. Throws
+ * AppError for bytes that are not a readable image.
  */
-export async function embedLargestFace(image: Buffer, options: EmbedOptions = {}): Promise<FaceEmbedding | undefined> {
-  const maxEdge = options.maxEdge ?? DEFAULT_EDGE;
-  const small = options.detectEdge && options.detectEdge < maxEdge ? decodeForModel(image, options.detectEdge) : undefined;
-  const [pixels, found] = await Promise.all([decodeForModel(image, maxEdge), small?.then(detectFacesInPixels)]);
-  let face = found?.[0] && scaleBox(found[0], pixels.info.width / (await small!).info.width);
-  face ??= (await detectFacesInPixels(pixels))[0];
+export async function embedLargestFace(image: Buffer): Promise<FaceEmbedding | undefined> {
+  const search = await searchFaces(image);
+  const face = largest(search.detections);
   if (!face) return undefined;
-  const [tf, net] = await Promise.all([loadTf(), loadModel()]);
-  const { width, height, channels } = pixels.info;
-  const [top, left, bottom, right] = squareAround(face);
-  // Synchronous from tensor to descriptor: nothing else can run on tfjs in between.
-  const descriptor = tf.tidy(() => {
-    const rgb = tf.tensor3d(new Uint8Array(pixels.data.buffer, pixels.data.byteOffset, pixels.data.length), [height, width, channels], 'int32');
-    const batch = tf.expandDims(tf.cast(channels === 3 ? rgb : tf.slice(rgb, [0, 0, 0], [height, width, 3]), 'float32'), 0) as TfCore.Tensor4D;
-    const crop = tf.image.cropAndResize(batch, [[top / height, left / width, bottom / height, right / width]], [0], [EMBED_CROP, EMBED_CROP], 'bilinear', 0);
-    const grey = tf.sum(tf.mul(crop, tf.tensor1d([...LUMA])), -1, true);
-    const input = tf.tile(grey, [1, 1, 1, 3]);
-    const out = net.execute(input, DESCRIPTOR_NODE) as TfCore.Tensor;
-    return tf.div(out, tf.maximum(tf.norm(out), 1e-12));
-  });
-  try {
-    return { vector: new Float32Array(await descriptor.data()), face };
-  } finally {
-    descriptor.dispose();
-  }
+  const vector = await faceModels.describe(search.pixels, squareAround(face.box));
+  return { vector, face: uprightFaceBox(search, face) };
 }
 
-function scaleBox(face: FaceBox, scale: number): FaceBox {
-  return { left: face.left * scale, top: face.top * scale, width: face.width * scale, height: face.height * scale, score: face.score };
-}
+/** The copy a known face is cut from: 320 px, or more (up to 640 px) when the face would be under 96 px there. */
+const KNOWN_FACE_EDGES = [320, 640] as const;
+const MIN_SOURCE_SIDE = 96;
 
 /**
- * The square the crop is taken from: the detector's box (already square, 1.4x the face) as it was
- * before the detector clipped it to the picture, so a face at an edge is not re-centred.
- * Returned as [top, left, bottom, right] in pixels; it may reach outside the picture.
+ * The embedding of the face in `square` (in the upright image's pixels), for an image whose maker
+ * says where it put the face, as the local backend does: the face is not searched for, and only
+ * the square's rows are decoded, so this is the description net's time and a third of a decode.
+ * Whatever the square holds is described: a wrong square scores low, never high. Undefined when the
+ * square lies mostly outside the image.
  */
-export function squareAround(face: Pick<FaceBox, 'left' | 'top' | 'width' | 'height'>): [number, number, number, number] {
-  const side = Math.max(face.width, face.height);
-  // A side shorter than the square was clipped at the picture's edge: grow it back past that edge.
-  const left = face.width < side && face.left <= 0.5 ? face.left + face.width - side : face.left;
-  const top = face.height < side && face.top <= 0.5 ? face.top + face.height - side : face.top;
-  return [top, left, top + side, left + side];
+export async function embedFaceAt(image: Buffer, square: FaceSquare): Promise<Float32Array | undefined> {
+  const upright = await uprightSize(image);
+  if (insideShare(square, upright) < 0.5) return undefined;
+  const longEdge = Math.max(upright.width, upright.height);
+  const edge = KNOWN_FACE_EDGES.find((candidate) => (square.side * Math.min(candidate, longEdge)) / longEdge >= MIN_SOURCE_SIDE) ?? KNOWN_FACE_EDGES.at(-1)!;
+  const scale = Math.min(1, edge / longEdge);
+  const size = { width: Math.max(1, Math.round(upright.width * scale)), height: Math.max(1, Math.round(upright.height * scale)) };
+  const [left, top, side] = [square.left * scale, square.top * scale, square.side * scale];
+  // The square and a pixel's margin for the bilinear samples at its edge, inside the picture; what lies outside reads as black.
+  const area = { left: clamp(Math.floor(left) - 1, 0, size.width - 1), top: clamp(Math.floor(top) - 1, 0, size.height - 1) };
+  const right = clamp(Math.ceil(left + side) + 1, area.left + 1, size.width);
+  const bottom = clamp(Math.ceil(top + side) + 1, area.top + 1, size.height);
+  const { data, info } = await decodeForModel(image, undefined, { size, area: { ...area, width: right - area.left, height: bottom - area.top } });
+  const pixels: Pixels = { data, width: info.width, height: info.height, channels: info.channels };
+  const [cropTop, cropLeft] = [top - area.top, left - area.left];
+  return faceModels.describe(pixels, [cropTop, cropLeft, cropTop + side, cropLeft + side]);
+}
+
+const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
+
+/** The share of the square's area that lies inside the image. */
+function insideShare(square: FaceSquare, image: { width: number; height: number }): number {
+  const width = Math.max(0, Math.min(image.width, square.left + square.side) - Math.max(0, square.left));
+  const height = Math.max(0, Math.min(image.height, square.top + square.side) - Math.max(0, square.top));
+  return square.side > 0 ? (width * height) / (square.side * square.side) : 0;
 }

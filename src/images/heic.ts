@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { requireModule } from './tf-runtime.js';
+import { requireModule } from './model-files.js';
 
 /** Decoded pixels: RGBA, 8 bits per channel, rows top to bottom. */
 export interface RawImage {

@@ -1,15 +1,16 @@
 /**
  * Images: decode, validate, normalize, face check, preview-render, upscale, label and encode-to-fit.
  * The only part of Likeness that imports sharp (see ./sharp.ts for the process-wide decoder
- * allow-list and thread settings) and that runs models in process (./tf-runtime.ts).
+ * allow-list and thread settings) and that runs models: tfjs in process (./tf-runtime.ts), the
+ * face models on onnxruntime in worker threads (./face-model-pool.ts).
  */
 export { inspectPhoto, type PhotoFormat, type PhotoLimits } from './inspect-photo.js';
 export { normalizePhoto, NORMALIZED_MAX_EDGE, type EncodedImage } from './normalize-photo.js';
-export { detectFaces, warmUpFaceDetector, type FaceBox, type FacePoint } from './face-detector.js';
-export { embedLargestFace, warmUpFaceEmbedder, type EmbedOptions, type FaceEmbedding } from './face-embedding.js';
+export { detectFaces, warmUpFaceModels, type FaceBox, type FacePoint, type FaceSquare } from './face-detector.js';
+export { embedFaceAt, embedLargestFace, type FaceEmbedding } from './face-embedding.js';
 export { cosineSimilarity, DEFAULT_LIKENESS_MIN, likenessFromSimilarity, likenessScore } from './likeness-score.js';
 export { cutRegion, photoVariation, PHOTO_VARIATIONS, type PhotoVariation } from './photo-variations.js';
-export { renderPortraitPreview, type PortraitPreviewOptions } from './portrait-preview.js';
+export { renderPortraitPreview, renderPortraitSet, type PortraitPreviewOptions, type PortraitSet } from './portrait-preview.js';
 export { LOOKS, lookFromGrade, type Look, type LookName } from './looks.js';
 export { restorePreview } from './restore-preview.js';
 export { resizeToLongEdge } from './resize.js';

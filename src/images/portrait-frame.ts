@@ -106,6 +106,28 @@ export function anchorFromFace(face: { left: number; top: number; width: number;
   return { x: face.left + face.width / 2, eyeY: face.top + face.height * 0.4, faceHeight: face.height };
 }
 
+/** A square in an image's pixels (a face's square: see face-detector.ts). */
+export interface Square {
+  left: number;
+  top: number;
+  side: number;
+}
+
+/**
+ * Where a square of the photo lands in a variant made by cutting `frame` out of the photo and
+ * resizing it to cover `output` (centred, as sharp's `fit: 'cover'` does).
+ */
+export function squareInShot(square: Square, frame: Region, output: Size): Square {
+  const scale = Math.max(output.width / frame.width, output.height / frame.height);
+  const offsetX = (frame.width * scale - output.width) / 2;
+  const offsetY = (frame.height * scale - output.height) / 2;
+  return {
+    left: (square.left - frame.left) * scale - offsetX,
+    top: (square.top - frame.top) * scale - offsetY,
+    side: square.side * scale,
+  };
+}
+
 function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
 }

@@ -1,8 +1,8 @@
 import type { Grade } from '../gpu/styles.js';
-import { detectFaces } from './face-detector.js';
+import { detectFaces, faceSquareOf, type FaceSquare } from './face-detector.js';
 import { applyGrade } from './grade.js';
 import { lookFromGrade, variantLook, type Look } from './looks.js';
-import { anchorFromFace, seededRandom, shotFor, shotFrame, type FaceAnchor, type Region, type Size } from './portrait-frame.js';
+import { anchorFromFace, seededRandom, shotFor, shotFrame, squareInShot, type FaceAnchor, type Region, type Size } from './portrait-frame.js';
 import { decodeOptions, jpegOutput, sharp, uprightSize } from './sharp.js';
 import { vignetteOverlay } from './vignette.js';
 
@@ -31,6 +31,18 @@ const GRAIN_TILE = 256;
  * quality 90. Same photos, look and seed give the same bytes.
  */
 export async function renderPortraitPreview(photos: Buffer[], opts: PortraitPreviewOptions): Promise<Buffer[]> {
+  return (await renderPortraitSet(photos, opts)).images;
+}
+
+/** A rendered set, and where each variant shows its subject's face. */
+export interface PortraitSet {
+  images: Buffer[];
+  /** The face's square in each variant's pixels; undefined where the photo showed no face (the framing guessed). */
+  faces: Array<FaceSquare | undefined>;
+}
+
+/** {@link renderPortraitPreview}, also saying where it put each face (for the likeness gate, which then need not look for it). */
+export async function renderPortraitSet(photos: Buffer[], opts: PortraitPreviewOptions): Promise<PortraitSet> {
   const width = opts.width ?? 1024;
   const height = opts.height ?? 1280;
   if (photos.length === 0) throw new RangeError('renderPortraitPreview needs at least one photo');
@@ -45,27 +57,31 @@ export async function renderPortraitPreview(photos: Buffer[], opts: PortraitPrev
   for (const photo of used) subjects.push(await analysePhoto(photo));
   const look = 'fade' in opts.grade ? opts.grade : lookFromGrade(opts.grade);
 
+  const faces: Array<FaceSquare | undefined> = [];
   const variants = Array.from({ length: opts.variants }, (_, i) => {
     const index = i % used.length;
     const subject = subjects[index]!;
     const shot = shotFor(i);
     const size = shot.aspect === 1 ? { width, height: width } : { width, height };
     const frame = shotFrame(subject.size, subject.face, shot, i, opts.seed);
+    faces.push(subject.square && squareInShot(subject.square, frame, size));
     return renderVariant(used[index]!, frame, { ...size, look: variantLook(look, i), seed: (opts.seed ^ Math.imul(i + 1, 0x27d4eb2f)) >>> 0 });
   });
-  return Promise.all(variants);
+  return { images: await Promise.all(variants), faces };
 }
 
 interface AnalysedPhoto {
   size: Size;
   face: FaceAnchor;
+  /** The detected face's square; absent when no face was found. */
+  square?: FaceSquare;
 }
 
 /** A photo's upright size and where its subject's face is: the largest detected face, else the most salient point. */
 async function analysePhoto(photo: Buffer): Promise<AnalysedPhoto> {
   const size = await uprightSize(photo);
   const [largest] = await detectFaces(photo);
-  if (largest) return { size, face: anchorFromFace(largest) };
+  if (largest) return { size, face: anchorFromFace(largest), square: faceSquareOf(largest) };
 
   // Attention reports a focal point only when it has to crop, so analyse a box whose shape
   // differs from the photo's: 4:5 for landscape and square photos, square for portrait ones.

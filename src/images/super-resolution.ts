@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { decodeForModel, loadTf, packageFile, requireModule } from './tf-runtime.js';
+import { packageFile, requireModule } from './model-files.js';
+import { decodeForModel, loadTf } from './tf-runtime.js';
 
 /** What the model multiplies each edge by. */
 export const SUPER_RESOLUTION_SCALE = 4;

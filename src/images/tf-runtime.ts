@@ -1,23 +1,23 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, sep } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TfWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { toDecodeError } from './decode-error.js';
+import { modelArtifactsFromFile } from './model-files.js';
 import { decodeOptions, sharp } from './sharp.js';
 
 /**
- * TensorFlow.js on its WebAssembly backend, for the models that run in process on the CPU (face
- * detection, super-resolution). Everything it loads comes from node_modules: the .wasm binaries
- * from @tensorflow/tfjs-backend-wasm and model weights from the packages that ship them, read
- * through a `file://` loader registered here. Nothing is fetched from the network at run time.
+ * TensorFlow.js on its WebAssembly backend, for the super-resolution model (a tfjs layers model,
+ * run in process on the CPU), and the decode every model's input starts from. Everything it loads
+ * comes from node_modules: the .wasm binaries from @tensorflow/tfjs-backend-wasm and the weights
+ * from the package that ships them, read through a `file://` loader registered here. Nothing is
+ * fetched from the network at run time. (The face models run on onnxruntime: face-model-pool.ts.)
  */
 
 export type Tf = typeof TfCore;
 
-// tfjs ships CommonJS; require() gets the one module instance every package shares (Human included).
+// tfjs ships CommonJS; require() gets the one module instance every package shares (the ESRGAN model included).
 const require = createRequire(import.meta.url);
 
 let ready: Promise<Tf> | undefined;
@@ -37,27 +37,6 @@ export function loadTf(): Promise<Tf> {
 /** The folder that holds tfjs-backend-wasm's .wasm files, with a trailing separator (emscripten joins by concatenation). */
 export function wasmDirectory(): string {
   return dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + sep;
-}
-
-/**
- * Resolves a file inside an installed package by its path from the package root, even where the
- * package's `exports` hide it (absolute paths are not subject to exports): the root is found by
- * walking up from the package's entry point to its package.json.
- */
-export function packageFile(name: string, relative: string): string {
-  let dir = dirname(require.resolve(name));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name) return join(dir, relative);
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`Cannot find the root of package ${name}`);
-    dir = parent;
-  }
-}
-
-/** Loads a CommonJS module by absolute path or package name, for packages that only ship CommonJS. */
-export function requireModule<T>(id: string): T {
-  return require(id) as T;
 }
 
 async function start(): Promise<Tf> {
@@ -80,32 +59,14 @@ function fileUrlRouter(url: string | string[]): TfCore.io.IOHandler | null {
 }
 
 /**
- * A tfjs model.json and its weight shards read from disk, as model artifacts; `adjust` may edit the
- * parsed JSON first (e.g. widen an input declaration).
+ * An image as the models take it: upright sRGB pixels on white, optionally fitted inside
+ * `maxEdge`, or resized to `region.size` and cut to `region.area` (then only the rows down to the
+ * area's bottom are decoded). Throws AppError for unreadable bytes.
  */
-export async function modelArtifactsFromFile<J extends TfCore.io.ModelJSON>(modelJson: string, adjust?: (json: J) => void): Promise<TfCore.io.ModelArtifacts> {
-  const model = JSON.parse(await readFile(modelJson, 'utf8')) as J;
-  adjust?.(model);
-  const groups = model.weightsManifest ?? [];
-  const shards = await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(modelJson), p))));
-  const weights = Buffer.concat(shards);
-  return {
-    modelTopology: model.modelTopology,
-    format: model.format,
-    generatedBy: model.generatedBy,
-    convertedBy: model.convertedBy,
-    signature: model.signature,
-    userDefinedMetadata: model.userDefinedMetadata,
-    modelInitializer: model.modelInitializer,
-    weightSpecs: groups.flatMap((g) => g.weights),
-    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-  };
-}
-
-/** An image as the models take it: upright sRGB pixels on white, optionally fitted inside `maxEdge`. Throws AppError for unreadable bytes. */
-export async function decodeForModel(image: Buffer, maxEdge?: number) {
+export async function decodeForModel(image: Buffer, maxEdge?: number, region?: { size: { width: number; height: number }; area: { left: number; top: number; width: number; height: number } }) {
   let pipeline = sharp(image, decodeOptions());
-  if (maxEdge) pipeline = pipeline.resize(maxEdge, maxEdge, { fit: 'inside', withoutEnlargement: true });
+  if (region) pipeline = pipeline.resize(region.size.width, region.size.height, { fit: 'fill' }).extract(region.area);
+  else if (maxEdge) pipeline = pipeline.resize(maxEdge, maxEdge, { fit: 'inside', withoutEnlargement: true });
   return pipeline
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { resultKey, resultPrefix, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { taskForJob } from './gpu-task.js';
-import { createReferenceCache, embedFace, embedPortraitFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
+import { createReferenceCache, embedFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
 
 export interface GpuHandlerDeps {
   db: Db;
@@ -157,7 +157,7 @@ async function measureLikeness(deps: GpuHandlerDeps, job: Job, task: GpuTask, re
         settings,
         stronger: (strength) => strongerIdentity(style, strength),
         regenerate,
-        embed: embedPortraitFace,
+        embed: embedFace,
         onRetryFailed,
         signal,
       });

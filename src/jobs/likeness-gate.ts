@@ -1,5 +1,5 @@
 import type { GpuResult, PortraitTask, RestoreTask } from '../gpu/backend.js';
-import { embedLargestFace, likenessScore } from '../images/index.js';
+import { embedFaceAt, embedLargestFace, likenessScore, type FaceSquare } from '../images/index.js';
 
 /**
  * The likeness gate: every portrait variant is measured against the person's own face before the
@@ -16,17 +16,18 @@ export interface LikenessSettings {
   retries: number;
 }
 
-/** The embedding of an image's largest face, or undefined when it shows none. */
-export type Embedder = (image: Buffer) => Promise<Float32Array | undefined>;
-
-/** The process's face embedder (one decode, BlazeFace, FaceRes; tens of ms a face on one core). */
-export const embedFace: Embedder = async (image) => (await embedLargestFace(image))?.vector;
+/**
+ * The embedding of an image's face, or undefined when it shows none: the face in `known` when the
+ * backend said where it put it, else the largest face found.
+ */
+export type Embedder = (image: Buffer, known?: FaceSquare) => Promise<Float32Array | undefined>;
 
 /**
- * The embedder for portrait variants: one big face is looked for in a 320 px copy first (about
- * half the detector's time), then, if none is there, in the full 640 px one like any photo.
+ * The process's face embedder: a decode here, then FaceRes (and BlazeFace, unless the backend said
+ * where the face is) in a face-model thread. A known square that lies mostly outside the image is
+ * ignored and the face searched for.
  */
-export const embedPortraitFace: Embedder = async (image) => (await embedLargestFace(image, { detectEdge: 320 }))?.vector;
+export const embedFace: Embedder = async (image, known) => (known && (await embedFaceAt(image, known))) ?? (await embedLargestFace(image))?.vector;
 
 /** GPU time and money, as a backend reports them. */
 export interface ExtraUsage {
@@ -78,9 +79,12 @@ export function likenessRefund(price: number, weak: number, variants: number): n
 /** A new seed for regeneration `attempt` (1, 2, …): same job, different pictures. */
 export const retrySeed = (seed: number, attempt: number): number => (seed + Math.imul(attempt, 0x9e3779b1)) >>> 1;
 
-/** Scores each image against the references (embeddings are computed concurrently; tfjs runs them one by one). */
-export async function scoreImages(images: readonly Buffer[], references: readonly Float32Array[], embed: Embedder): Promise<number[]> {
-  const faces = await Promise.all(images.map((image) => embed(image)));
+/**
+ * Scores each image against the references, using the backend's face squares where it gave them
+ * (embeddings are computed concurrently, one per face-model thread).
+ */
+export async function scoreImages(images: readonly Buffer[], references: readonly Float32Array[], embed: Embedder, known: GpuResult['faces'] = []): Promise<number[]> {
+  const faces = await Promise.all(images.map((image, i) => embed(image, known[i])));
   return faces.map((face) => likenessScore(face, references));
 }
 
@@ -122,7 +126,7 @@ export interface PortraitGateResult {
 export async function gatePortrait(input: PortraitGateInput): Promise<PortraitGateResult> {
   const { task, settings, references, embed } = input;
   const images = [...input.first.images];
-  const scores = await scoreImages(images, references, embed);
+  const scores = await scoreImages(images, references, embed, input.first.faces);
   const extra: ExtraUsage = { gpuSeconds: 0, costUsd: 0 };
   const replaced = new Set<number>();
   let weak = weakVariants(scores, settings.min);
@@ -142,7 +146,7 @@ export async function gatePortrait(input: PortraitGateInput): Promise<PortraitGa
     retries = attempt;
     extra.gpuSeconds += again.gpuSeconds;
     extra.costUsd += again.costUsd;
-    const candidates = await scoreImages(again.images, references, embed);
+    const candidates = await scoreImages(again.images, references, embed, again.faces);
     for (const [slot, candidate] of assignReplacements(scores, weak, candidates)) {
       images[slot] = again.images[candidate]!;
       scores[slot] = candidates[candidate]!;

@@ -3,7 +3,7 @@ import { severalFacesNote } from '../../src/bots/core/messages.js';
 import { fitWidthPlusHeight, PLATFORM_RULES } from '../../src/images/encode-to-fit.js';
 import { gradeOps } from '../../src/images/grade.js';
 import { readJpegXmp, withJpegXmp, xmpSegmentBytes } from '../../src/images/jpeg-segments.js';
-import { anchorFromFace, SHOTS, shotFrame } from '../../src/images/portrait-frame.js';
+import { anchorFromFace, SHOTS, shotFrame, squareInShot } from '../../src/images/portrait-frame.js';
 import { tileGrid } from '../../src/images/super-resolution.js';
 import { markText, visibleMark } from '../../src/images/visible-mark.js';
 
@@ -92,6 +92,13 @@ describe('portrait framing', () => {
         expect(r.top + r.height).toBeLessThanOrEqual(image.height);
       }
     }
+  });
+
+  it('follows a face square from the photo into the variant: cut out, scaled, and centred where the aspect differs', () => {
+    // A 400 px frame at (100, 200) scaled to 800 px: everything doubles, from the frame's corner.
+    expect(squareInShot({ left: 150, top: 250, side: 100 }, { left: 100, top: 200, width: 400, height: 500 }, { width: 800, height: 1000 })).toEqual({ left: 100, top: 100, side: 200 });
+    // A square frame covering a 4:5 output: scaled to the height (x2.5), then 100 px cut off each side.
+    expect(squareInShot({ left: 40, top: 0, side: 100 }, { left: 0, top: 0, width: 400, height: 400 }, { width: 800, height: 1000 })).toEqual({ left: 0, top: 0, side: 250 });
   });
 
   it('is the same for the same seed, and moves with another', () => {

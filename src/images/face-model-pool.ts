@@ -1,0 +1,103 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BlazeFaceDetection } from './blazeface.js';
+import type { Pixels } from './pixel-sampling.js';
+
+/**
+ * The face models run in a small pool of worker threads, so that the faces of a portrait set are
+ * measured side by side on a multi-core host and the event loop (chat updates, queue heartbeats)
+ * never waits on a model: onnxruntime-node computes on the thread that calls it.
+ * Threads start on first use and do not keep the process alive when idle.
+ */
+
+/** What a face-model thread is asked to do. */
+export type FaceModelCall =
+  | { op: 'load' }
+  | { op: 'detect'; pixels: Pixels }
+  | { op: 'describe'; pixels: Pixels; square: readonly [number, number, number, number] };
+export type FaceModelRequest = FaceModelCall & { id: number };
+export type FaceModelReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
+
+/** Most threads the pool starts: each holds its own copy of the models (~40 MB). */
+const MAX_THREADS = 4;
+
+interface Thread {
+  worker: Worker;
+  pending: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>;
+}
+
+const threads: Thread[] = [];
+let nextId = 1;
+
+/**
+ * Built, the worker is the .js beside this file. In a TypeScript checkout (tests, tsx) it is the
+ * .ts file, loaded through tsx's API: Node 20 does not pass a loader's hooks on to worker threads.
+ */
+function spawn(): Thread {
+  const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
+  const entry = new URL(`./face-models.worker.${typescript ? 'ts' : 'js'}`, import.meta.url);
+  const worker = typescript
+    ? new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`, { eval: true })
+    : new Worker(entry);
+  const thread: Thread = { worker, pending: new Map() };
+  worker.unref();
+  worker.on('message', (reply: FaceModelReply) => {
+    const waiting = thread.pending.get(reply.id);
+    if (!waiting) return;
+    thread.pending.delete(reply.id);
+    if (thread.pending.size === 0) worker.unref();
+    if (reply.ok) waiting.resolve(reply.value);
+    else waiting.reject(new Error(reply.message));
+  });
+  // A thread that dies takes its requests with it; the next request starts a new one.
+  const fail = (error: Error) => {
+    const index = threads.indexOf(thread);
+    if (index >= 0) threads.splice(index, 1);
+    for (const waiting of thread.pending.values()) waiting.reject(error);
+    thread.pending.clear();
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`face model thread exited with code ${code}`)));
+  return thread;
+}
+
+/** The least busy thread, starting another while every one is busy and the pool is not full. */
+function pick(): Thread {
+  const idle = threads.find((thread) => thread.pending.size === 0);
+  if (idle) return idle;
+  if (threads.length < poolSize()) {
+    const thread = spawn();
+    threads.push(thread);
+    return thread;
+  }
+  return threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+}
+
+function poolSize(): number {
+  return Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
+}
+
+function call<T>(request: FaceModelCall, thread = pick()): Promise<T> {
+  const id = nextId++;
+  return new Promise<T>((resolve, reject) => {
+    thread.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    // Held while it works, so a short-lived process (the CLI) waits for its answer.
+    thread.worker.ref();
+    thread.worker.postMessage({ ...request, id });
+  });
+}
+
+export const faceModels = {
+  detect: (pixels: Pixels) => call<BlazeFaceDetection[]>({ op: 'detect', pixels }),
+  describe: (pixels: Pixels, square: readonly [number, number, number, number]) => call<Float32Array>({ op: 'describe', pixels, square }),
+  /** Starts every thread of the pool and loads the models in each (start-up, so the first photo is quick). */
+  async warmUp(): Promise<void> {
+    while (threads.length < poolSize()) threads.push(spawn());
+    await Promise.all(threads.map((thread) => call({ op: 'load' }, thread)));
+  },
+  /** Stops the threads (tests; a process exits without this). */
+  async close(): Promise<void> {
+    await Promise.all(threads.splice(0).map((thread) => thread.worker.terminate()));
+  },
+};
