@@ -43,14 +43,15 @@ export function faceSquareOf(face: Pick<FaceBox, 'left' | 'top' | 'width' | 'hei
  * Faces are looked for first in a copy whose long edge is at most this: BlazeFace sees the picture
  * stretched to 256 x 256, and a small decode is cheap.
  */
-const QUICK_EDGE = 320;
+export const QUICK_EDGE = 320;
 /**
  * When that copy shows no face, or only faces whose box is under {@link SMALL_FACE} px there (a
- * group, a figure in a landscape), the search runs again on a copy this size: small faces are
- * placed more precisely there, and their crops have more pixels.
+ * group, a figure in a landscape), the search runs again on a copy this size, where a small face
+ * is found more surely and its crop for the description net has more pixels.
  */
-const FULL_EDGE = 640;
-const SMALL_FACE = 96;
+export const FULL_EDGE = 640;
+/** A face box under this many pixels is cut from the 640 px copy (the 160 px crop would be upsampled 2.5x or more). */
+export const SMALL_FACE = 64;
 
 /** Starts the face-model threads and loads BlazeFace and FaceRes in each: call at start-up to keep the first request fast. */
 export async function warmUpFaceModels(): Promise<void> {

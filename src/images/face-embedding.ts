@@ -1,4 +1,4 @@
-import { searchFaces, uprightFaceBox, type FaceBox, type FaceSquare } from './face-detector.js';
+import { FULL_EDGE, QUICK_EDGE, searchFaces, SMALL_FACE, uprightFaceBox, type FaceBox, type FaceSquare } from './face-detector.js';
 import { faceModels } from './face-model-pool.js';
 import { largest, squareAround } from './face-models.js';
 import type { Pixels } from './pixel-sampling.js';
@@ -36,9 +36,8 @@ export async function embedLargestFace(image: Buffer): Promise<FaceEmbedding | u
   return { vector, face: uprightFaceBox(search, face) };
 }
 
-/** The copy a known face is cut from: 320 px, or more (up to 640 px) when the face would be under 96 px there. */
-const KNOWN_FACE_EDGES = [320, 640] as const;
-const MIN_SOURCE_SIDE = 96;
+/** The copy a known face is cut from: 320 px, or 640 px when it is small there, as in a search. */
+const KNOWN_FACE_EDGES = [QUICK_EDGE, FULL_EDGE] as const;
 
 /**
  * The embedding of the face in `square` (in the upright image's pixels), for an image whose maker
@@ -51,7 +50,7 @@ export async function embedFaceAt(image: Buffer, square: FaceSquare): Promise<Fl
   const upright = await uprightSize(image);
   if (insideShare(square, upright) < 0.5) return undefined;
   const longEdge = Math.max(upright.width, upright.height);
-  const edge = KNOWN_FACE_EDGES.find((candidate) => (square.side * Math.min(candidate, longEdge)) / longEdge >= MIN_SOURCE_SIDE) ?? KNOWN_FACE_EDGES.at(-1)!;
+  const edge = KNOWN_FACE_EDGES.find((candidate) => (square.side * Math.min(candidate, longEdge)) / longEdge >= SMALL_FACE) ?? KNOWN_FACE_EDGES.at(-1)!;
   const scale = Math.min(1, edge / longEdge);
   const size = { width: Math.max(1, Math.round(upright.width * scale)), height: Math.max(1, Math.round(upright.height * scale)) };
   const [left, top, side] = [square.left * scale, square.top * scale, square.side * scale];
