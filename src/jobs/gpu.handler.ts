@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { resultKey, resultPrefix, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { taskForJob } from './gpu-task.js';
+import { keepTryingWhileDatabaseDown } from './keep-trying.js';
 import { createReferenceCache, embedFace, gateApplies, gatePortrait, guardRestore, likenessRefund, type LikenessSettings } from './likeness-gate.js';
 
 export interface GpuHandlerDeps {
@@ -36,6 +37,9 @@ export interface Attempt {
   isFinal: boolean;
   signal: AbortSignal;
 }
+
+/** How long a job's final write waits for Postgres to come back (within a job lock's time) before the job is retried from the start. */
+const COMPLETE_WRITE_BUDGET_MS = 30_000;
 
 /** Reference faces of this process, by input artifact key: a re-roll of the same photos measures them once. */
 const referenceFaces = createReferenceCache(embedFace);
@@ -107,7 +111,8 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
     return 'skipped';
   }
 
-  if (!(await completeJob(deps.db, jobId, outputs, usage, likeness))) {
+  // The GPU work is done and paid for: a Postgres outage now is waited out rather than the work redone.
+  if (!(await keepTryingWhileDatabaseDown(deps.db, () => completeJob(deps.db, jobId, outputs, usage, likeness), COMPLETE_WRITE_BUDGET_MS))) {
     await discardIfCancelled(deps, jobId);
     return 'skipped';
   }

@@ -1,17 +1,19 @@
 import type { Redis } from 'ioredis';
+import { databaseAnswers, type Db } from '../db/client.js';
 
 /**
  * Runs `operation` until it succeeds, waiting a little longer after each failure, for up to
- * `budgetMs`; then the last error is thrown. For small writes that must not be lost to a brief
- * outage of the store they go to (a record that a message was already sent).
+ * `budgetMs`; then the last error is thrown, as is at once any error `retryIf` turns down. For
+ * small writes that must not be lost to a brief outage of the store they go to (a record that a
+ * message was already sent).
  */
-export async function keepTrying<T>(operation: () => Promise<T>, budgetMs: number, firstDelayMs = 100): Promise<T> {
+export async function keepTrying<T>(operation: () => Promise<T>, budgetMs: number, firstDelayMs = 100, retryIf: (error: unknown) => Promise<boolean> | boolean = () => true): Promise<T> {
   const deadline = Date.now() + budgetMs;
   for (let delay = firstDelayMs; ; delay = Math.min(delay * 2, 2_000)) {
     try {
       return await operation();
     } catch (error) {
-      if (Date.now() + delay > deadline) throw error;
+      if (Date.now() + delay > deadline || !(await retryIf(error))) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
@@ -30,4 +32,14 @@ export async function setHashFieldDurably(redis: Pick<Redis, 'multi'>, hash: str
     const failed = results?.find(([error]) => error);
     if (!results || failed?.[0]) throw failed?.[0] ?? new Error(`${hash} not written`);
   }, DURABLE_WRITE_BUDGET_MS);
+}
+
+/**
+ * Runs a database write, and while it fails because Postgres does not answer, runs it again for up
+ * to `budgetMs`: for the write that records work already paid for (a job's results after its GPU
+ * run), which would otherwise be redone from the start once the database is back. A failure while
+ * the database answers is a real one and is thrown at once.
+ */
+export async function keepTryingWhileDatabaseDown<T>(db: Db, write: () => Promise<T>, budgetMs: number): Promise<T> {
+  return keepTrying(write, budgetMs, 200, async () => !(await databaseAnswers(db)));
 }

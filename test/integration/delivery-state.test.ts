@@ -3,10 +3,14 @@ import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Deliverer } from '../../src/bots/core/deliverer.js';
-import { keepTrying } from '../../src/jobs/keep-trying.js';
+import { sql } from 'drizzle-orm';
+import { openDatabase } from '../../src/db/client.js';
+import { keepTrying, keepTryingWhileDatabaseDown } from '../../src/jobs/keep-trying.js';
 import { createRedisDiscordState } from '../../src/bots/discord/discord-state.js';
 import { createRedisTelegramState } from '../../src/bots/telegram/telegram-state.js';
 import { createProducerConnection } from '../../src/jobs/redis.js';
+import { createTestDatabase, SERVER_URL } from '../support/databases.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { agree, bufferSource, chatRequest, createTestApp, recordingDeliverer, REDIS_URL, type TestApp } from '../support/test-app.js';
 
 describe('keepTrying', () => {
@@ -17,6 +21,35 @@ describe('keepTrying', () => {
     const started = Date.now();
     await expect(keepTrying(() => Promise.reject(new Error('still down')), 200, 10)).rejects.toThrow('still down');
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('keepTryingWhileDatabaseDown', () => {
+  it('waits out a Postgres that stops answering and writes once it is back; a real error is thrown at once', async () => {
+    const database = await createTestDatabase();
+    const target = new URL(SERVER_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    const { db, close } = openDatabase(viaProxy.toString());
+    try {
+      await db.execute(sql`create table written (n int)`);
+      proxy.cut();
+      setTimeout(() => proxy.restore(), 1_500);
+      const started = Date.now();
+      await keepTryingWhileDatabaseDown(db, () => db.execute(sql`insert into written values (1)`), 10_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect((await db.execute(sql`select count(*)::int as n from written`)).rows).toEqual([{ n: 1 }]);
+
+      const before = Date.now();
+      await expect(keepTryingWhileDatabaseDown(db, () => db.execute(sql`insert into no_such_table values (1)`), 10_000)).rejects.toThrow(/no_such_table/);
+      expect(Date.now() - before).toBeLessThan(1_000);
+    } finally {
+      proxy.restore();
+      await close();
+      await proxy.close();
+      await database.drop();
+    }
   });
 });
 
