@@ -3,10 +3,13 @@ import type { Deliverer } from './bots/core/deliverer.js';
 import { createDiscordFrontend, type DiscordFrontend } from './bots/discord/index.js';
 import { createTelegramFrontend, type TelegramFrontend } from './bots/telegram/telegram.frontend.js';
 import type { Config } from './config.js';
+import { closeFaceModels } from './images/index.js';
 import { registerOperations } from './http/operations.js';
+import { registerProbes } from './http/probes.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import type { DeliveryObserver } from './jobs/delivery.handler.js';
 import { createProducerConnection } from './jobs/redis.js';
+import type { QueueWorker } from './jobs/workers.js';
 import type { Logger } from './logger.js';
 
 export type ServiceRole = 'serve' | 'worker' | 'all';
@@ -23,12 +26,12 @@ interface ChatSide {
   close(): Promise<void>;
 }
 
-function createChatSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger): ChatSide {
+function createChatSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger, workers: () => readonly QueueWorker[]): ChatSide {
   const http: HttpServer = createHttpServer({ logger });
   // One connection for the chat side: readiness pings, the shared link secret, Discord's state.
   const redis = createProducerConnection(config.redisUrl);
   redis.on('error', (error) => logger.warn({ err: error }, 'redis (chat side) connection error'));
-  const operations = registerOperations(http, { app, redis });
+  const operations = registerOperations(http, { app, redis, workers });
   const { links, deliveryObserver } = operations;
   if (!config.http.publicUrl) logger.warn('PUBLIC_URL is not set: results too large for a chat cannot be offered as download links');
   const deliverers = new Map<string, Deliverer>();
@@ -65,17 +68,41 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
   };
 }
 
+/**
+ * A GPU worker process's HTTP side: only the probes (`/healthz`, `/readyz`) on HTTP_PORT, for a
+ * container's health check or an orchestrator. It holds no chat token and serves no files.
+ */
+function createProbeSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger, workers: () => readonly QueueWorker[]) {
+  const http: HttpServer = createHttpServer({ logger });
+  const redis = createProducerConnection(config.redisUrl);
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis (probes) connection error'));
+  registerProbes(http, { app, redis, workers });
+  return {
+    async start() {
+      const port = await http.listen(config.http.port);
+      logger.info({ port }, 'probes listening (/healthz, /readyz)');
+    },
+    async close() {
+      await http.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
 /** Long-running processes: run until SIGTERM/SIGINT, then let running jobs finish and close cleanly. */
 export async function runService(role: ServiceRole, config: Config, logger: Logger): Promise<number> {
   const app = createApp(config, logger);
+  const workers: QueueWorker[] = [];
   // Retention and clean-up after /forget: scheduled in the queue, so one process runs each tick.
   await app.startMaintenance();
-  if (role !== 'serve') app.startGpuWorker();
-  const chat = role !== 'worker' ? createChatSide(app, config, logger) : undefined;
+  if (role !== 'serve') workers.push(app.startGpuWorker());
+  const chat = role !== 'worker' ? createChatSide(app, config, logger, () => workers) : undefined;
+  const probes = role === 'worker' ? createProbeSide(app, config, logger, () => workers) : undefined;
   if (chat) {
-    app.startDeliveryWorker(chat.deliverers, chat.deliveryObserver);
+    workers.push(app.startDeliveryWorker(chat.deliverers, chat.deliveryObserver));
     await chat.start();
   }
+  await probes?.start();
   logger.info({ role, backend: config.gpu.backend, platforms: [...(chat?.deliverers.keys() ?? [])] }, 'likeness started');
 
   const signal = await new Promise<string>((resolve) => {
@@ -86,6 +113,8 @@ export async function runService(role: ServiceRole, config: Config, logger: Logg
   await chat?.stop();
   await app.close();
   await chat?.close();
+  await probes?.close();
+  await closeFaceModels();
   logger.info('stopped');
   return 0;
 }

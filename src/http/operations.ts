@@ -1,19 +1,17 @@
 import type { Redis } from 'ioredis';
 import type { App } from '../app.js';
 import type { SignedLinks } from '../bots/core/deliverer.js';
-import { metricTotals, pingDatabase } from '../db/metrics.repository.js';
-import { createBackendHealthCheck, type BackendHealthCheck } from '../gpu/backend-health.js';
+import { metricTotals } from '../db/metrics.repository.js';
+import type { BackendHealthCheck } from '../gpu/backend-health.js';
 import type { DeliveryObserver } from '../jobs/delivery.handler.js';
 import { openQueueInspection } from '../jobs/queue-inspection.js';
 import { ADMIN_QUEUES_PATH, createQueueAdminRoute } from './admin-queues.js';
 import { createFileDownloadRoute, createSignedLinks, FILES_PATH } from './file-downloads.js';
 import { createLinkSecret } from './link-secret.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
-import { createReadiness, readinessRoute, type Readiness } from './readiness.js';
+import { registerProbes, type ProbeDeps } from './probes.js';
+import type { Readiness } from './readiness.js';
 import type { HttpRouter } from './server.js';
-
-/** How long each readiness part may take. */
-const READY_TIMEOUT_MS = 2_000;
 
 export interface OperationsDeps {
   app: Pick<App, 'config' | 'database' | 'store' | 'logger'>;
@@ -24,6 +22,8 @@ export interface OperationsDeps {
   redis: Redis;
   /** Default: the configured backend's check (see createBackendHealthCheck). */
   gpuHealth?: BackendHealthCheck;
+  /** The queue workers of this process, for `/healthz`. */
+  workers?: ProbeDeps['workers'];
   /** Milliseconds since the epoch, for link expiry (tests move it on). */
   now?: () => number;
 }
@@ -41,8 +41,8 @@ export interface Operations {
 }
 
 /**
- * Registers the operator's routes on the bots process's HTTP server: `/healthz` (the process is
- * alive), `/readyz` (Postgres, Redis and the GPU backend answer), `/metrics` (Prometheus),
+ * Registers the operator's routes on the bots process's HTTP server: the probes (`/healthz`,
+ * `/readyz`: see probes.ts), `/metrics` (Prometheus),
  * `/admin/queues` (bull-board behind ADMIN_PASSWORD; 404 without one) and `/files/<token>`
  * (signed, expiring downloads of results too large for a chat).
  */
@@ -51,20 +51,7 @@ export function registerOperations(router: HttpRouter, deps: OperationsDeps): Op
   const { config } = app;
   const queues = openQueueInspection({ connection: redis, prefix: config.queuePrefix });
 
-  router.route('GET', '/healthz', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-  });
-
-  const gpuHealth = deps.gpuHealth ?? createBackendHealthCheck(config.gpu);
-  const readiness = createReadiness(
-    {
-      postgres: () => pingDatabase(app.database.pool, READY_TIMEOUT_MS),
-      redis: async () => void (await redis.ping()),
-      gpu: (signal) => gpuHealth(signal),
-    },
-    { timeoutMs: READY_TIMEOUT_MS },
-  );
-  router.route('GET', '/readyz', readinessRoute(readiness));
+  const readiness = registerProbes(router, { app, redis, gpuHealth: deps.gpuHealth, workers: deps.workers });
 
   const metrics = createServiceMetrics({ totals: () => metricTotals(app.database.db), queueDepth: () => queues.depth() });
   router.route('GET', '/metrics', metrics.route);

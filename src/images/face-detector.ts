@@ -58,6 +58,11 @@ export async function warmUpFaceModels(): Promise<void> {
   await faceModels.warmUp();
 }
 
+/** Stops the face-model threads once their work is answered: at shutdown, after the queue workers have stopped. */
+export async function closeFaceModels(): Promise<void> {
+  await faceModels.close();
+}
+
 /** An image searched for faces: its detection copy, what BlazeFace found there, and the image's upright size. */
 export interface FaceSearch {
   /** The copy the faces were found in: the image decoded to fit 320 px, or 640 px for small faces. */

@@ -25,6 +25,8 @@ const MAX_THREADS = 4;
 interface Thread {
   worker: Worker;
   pending: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>;
+  /** Told when the last pending request is answered. */
+  whenIdle: Array<() => void>;
 }
 
 const threads: Thread[] = [];
@@ -40,15 +42,20 @@ function spawn(): Thread {
   const worker = typescript
     ? new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`, { eval: true })
     : new Worker(entry);
-  const thread: Thread = { worker, pending: new Map() };
+  const thread: Thread = { worker, pending: new Map(), whenIdle: [] };
+  const settleIdle = () => {
+    if (thread.pending.size > 0) return;
+    worker.unref();
+    for (const notify of thread.whenIdle.splice(0)) notify();
+  };
   worker.unref();
   worker.on('message', (reply: FaceModelReply) => {
     const waiting = thread.pending.get(reply.id);
     if (!waiting) return;
     thread.pending.delete(reply.id);
-    if (thread.pending.size === 0) worker.unref();
     if (reply.ok) waiting.resolve(reply.value);
     else waiting.reject(new Error(reply.message));
+    settleIdle();
   });
   // A thread that dies takes its requests with it; the next request starts a new one.
   const fail = (error: Error) => {
@@ -56,6 +63,7 @@ function spawn(): Thread {
     if (index >= 0) threads.splice(index, 1);
     for (const waiting of thread.pending.values()) waiting.reject(error);
     thread.pending.clear();
+    settleIdle();
   };
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`face model thread exited with code ${code}`)));
@@ -96,8 +104,18 @@ export const faceModels = {
     while (threads.length < poolSize()) threads.push(spawn());
     await Promise.all(threads.map((thread) => call({ op: 'load' }, thread)));
   },
-  /** Stops the threads (tests; a process exits without this). */
+  /**
+   * Stops the threads once their requests are answered (at shutdown, and in tests); a request made
+   * meanwhile starts a new thread. A thread is never stopped in the middle of a model run: that
+   * aborts the whole process (onnxruntime-node's teardown throws from native code).
+   */
   async close(): Promise<void> {
-    await Promise.all(threads.splice(0).map((thread) => thread.worker.terminate()));
+    const closing = threads.splice(0);
+    await Promise.all(
+      closing.map(async (thread) => {
+        if (thread.pending.size > 0) await new Promise<void>((resolve) => thread.whenIdle.push(resolve));
+        await thread.worker.terminate();
+      }),
+    );
   },
 };

@@ -6,7 +6,7 @@
  */
 export { inspectPhoto, type PhotoFormat, type PhotoLimits } from './inspect-photo.js';
 export { normalizePhoto, NORMALIZED_MAX_EDGE, type EncodedImage } from './normalize-photo.js';
-export { detectFaces, warmUpFaceModels, type FaceBox, type FacePoint, type FaceSquare } from './face-detector.js';
+export { closeFaceModels, detectFaces, warmUpFaceModels, type FaceBox, type FacePoint, type FaceSquare } from './face-detector.js';
 export { embedFaceAt, embedLargestFace, type FaceEmbedding } from './face-embedding.js';
 export { cosineSimilarity, DEFAULT_LIKENESS_MIN, likenessFromSimilarity, likenessScore } from './likeness-score.js';
 export { cutRegion, photoVariation, PHOTO_VARIATIONS, type PhotoVariation } from './photo-variations.js';

@@ -16,6 +16,7 @@ import type { Deliverer } from '../../src/bots/core/deliverer.js';
 import { loadConfig } from '../../src/config.js';
 import { createBackendHealthCheck } from '../../src/gpu/backend-health.js';
 import { registerOperations, type Operations } from '../../src/http/operations.js';
+import { registerProbes } from '../../src/http/probes.js';
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
 import { createProducerConnection } from '../../src/jobs/redis.js';
 import { createLogger } from '../../src/logger.js';
@@ -334,6 +335,30 @@ describe('/metrics and /admin/queues', () => {
     } finally {
       await open.http.close();
       await open.ops.close();
+    }
+  });
+});
+
+describe('/healthz', () => {
+  it('is 200 while the process’s queue workers run, and 503 naming the one that stopped', async () => {
+    const t = await createTestApp();
+    const redis = redisConnection(REDIS_URL);
+    const http = createHttpServer({ logger: t.app.logger });
+    const running = { gpu: true, delivery: true };
+    const workers = Object.entries(running).map(([name]) => ({ name, isRunning: () => running[name as keyof typeof running] }));
+    registerProbes(http, { app: t.app, redis, workers: () => workers });
+    const url = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
+    try {
+      const live = await fetch(`${url}/healthz`);
+      expect([live.status, await live.text()]).toEqual([200, 'ok']);
+      running.gpu = false;
+      const dead = await fetch(`${url}/healthz`);
+      expect(dead.status).toBe(503);
+      expect(await dead.json()).toEqual({ live: false, stopped: ['gpu'] });
+    } finally {
+      await http.close();
+      redis.disconnect();
+      await t.cleanup();
     }
   });
 });

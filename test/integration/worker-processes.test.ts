@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getJob } from '../../src/db/jobs.repository.js';
@@ -11,11 +12,20 @@ import { agree, bufferSource, chatRequest, createTestApp, eventually, recordingD
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `likeness worker` as a real separate process, on the test's database and queue prefix. */
+/** A port free on loopback right now. */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** `likeness worker` as a real separate process, on the test's database and queue prefix (probes on an ephemeral port unless given one). */
 function spawnWorker(env: Record<string, string>): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
     cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    env: { ...process.env, HTTP_PORT: '0', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -80,5 +90,23 @@ describe('GPU worker processes', () => {
     const job = await getJob(t.app.database.db, jobId);
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(child.output()).toContain('finishing running jobs');
+  });
+
+  it('serves /healthz and /readyz on HTTP_PORT for a container health check, and nothing a chat process serves', async () => {
+    const port = await freePort();
+    child = spawnWorker({ ...t.env, HTTP_PORT: String(port) });
+    const url = `http://127.0.0.1:${port}`;
+    await eventually(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, 20_000);
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(200);
+    const report = (await ready.json()) as { ready: boolean; parts: Record<string, { ok: boolean }> };
+    expect(report.ready).toBe(true);
+    expect(Object.keys(report.parts).sort()).toEqual(['gpu', 'postgres', 'redis']);
+    for (const path of ['/metrics', '/admin/queues', '/files/x']) expect((await fetch(`${url}${path}`)).status, path).toBe(404);
+
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code, child.output()).toBe(0);
+    expect(child.output()).toContain('probes listening');
   });
 });
