@@ -2,7 +2,8 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import { InferenceSession } from 'onnxruntime-node';
 import { modelArtifactsFromFile, packageFile } from '../model-files.js';
 import { encodeOnnxModel } from './onnx-proto.js';
-import { convertTfjsGraph, type TfjsNode } from './tfjs-graph-to-onnx.js';
+import { convertTfjsGraph } from './tfjs-graph-to-onnx.js';
+import type { TfjsNode } from './tfjs-graph.js';
 import { decodeTfjsWeights } from './tfjs-weights.js';
 
 /**

@@ -1,4 +1,6 @@
+import { depthwiseToOihw, hwioToOihw, oihwDims } from './kernel-layouts.js';
 import { TensorType, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
+import { clampPairs, decodeString, listInts, listStrings, reachableFrom, stripOutputIndex, UnsupportedGraphError, type TfjsNode, type TfjsWeight } from './tfjs-graph.js';
 
 /**
  * Rewrites a TensorFlow.js graph model (the model.json topology and its decoded weights) as an ONNX
@@ -12,28 +14,6 @@ import { TensorType, type OnnxGraph, type OnnxNode, type OnnxTensor } from './on
  * the nodes the requested outputs depend on are converted.
  */
 
-/** One tfjs graph node, as model.json stores it. */
-export interface TfjsNode {
-  name: string;
-  op: string;
-  input?: string[];
-  attr?: Record<string, TfjsAttr>;
-}
-
-interface TfjsAttr {
-  s?: string;
-  i?: string;
-  f?: number;
-  b?: boolean;
-  list?: { i?: string[]; s?: string[] };
-}
-
-/** A decoded weight: its values in TensorFlow's layout and its shape. */
-export interface TfjsWeight {
-  values: Float32Array | Int32Array;
-  shape: number[];
-}
-
 export interface ConvertOptions {
   nodes: readonly TfjsNode[];
   weights: ReadonlyMap<string, TfjsWeight>;
@@ -42,9 +22,6 @@ export interface ConvertOptions {
   /** Name of the graph (for error messages and tools). */
   name: string;
 }
-
-/** Thrown for a graph this converter cannot express exactly. */
-export class UnsupportedGraphError extends Error {}
 
 /** Whether a value is a 4-D image-like activation (converted to NCHW) or anything else (kept as is). */
 type Layout = 'nchw' | 'plain';
@@ -198,114 +175,21 @@ export function convertTfjsGraph({ nodes, weights, outputs, name }: ConvertOptio
   return graph;
 }
 
-/**
- * A Minimum with a scalar bound feeding only a Maximum with a scalar bound (TensorFlow's
- * clip_by_value), and the Relu before it when it feeds only the Minimum (Keras' ReLU6).
- */
-interface ClampPair {
-  input: string;
-  lower: string;
-  upper: string;
-  /** The input went through a Relu, folded in: the lower bound is at least 0. */
-  afterRelu: boolean;
-}
-
-/** Finds clip_by_value pairs: `byMaximum` maps each Maximum to its pair, `folded` lists the nodes it absorbs. */
-function clampPairs(nodes: readonly TfjsNode[], byName: ReadonlyMap<string, TfjsNode>, needed: ReadonlySet<string>) {
-  const consumers = new Map<string, number>();
-  for (const node of nodes) if (needed.has(node.name)) for (const input of node.input ?? []) consumers.set(stripOutputIndex(input), (consumers.get(stripOutputIndex(input)) ?? 0) + 1);
-  const scalarConst = (tensorName: string | undefined) => {
-    const node = tensorName === undefined ? undefined : byName.get(stripOutputIndex(tensorName));
-    const dims = (node?.attr as { value?: { tensor?: { tensorShape?: { dim?: unknown[] } } } } | undefined)?.value?.tensor?.tensorShape?.dim;
-    return node?.op === 'Const' && (dims === undefined || dims.length === 0);
-  };
-  const byMaximum = new Map<string, ClampPair>();
-  const folded = new Set<string>();
-  for (const node of nodes) {
-    if (!needed.has(node.name) || node.op !== 'Maximum') continue;
-    const [source, lower] = node.input ?? [];
-    const minimum = source === undefined ? undefined : byName.get(stripOutputIndex(source));
-    if (minimum?.op !== 'Minimum' || consumers.get(minimum.name) !== 1 || !scalarConst(lower)) continue;
-    const [input, upper] = minimum.input ?? [];
-    if (input === undefined || !scalarConst(upper)) continue;
-    folded.add(minimum.name);
-    const relu = byName.get(stripOutputIndex(input));
-    if (relu?.op === 'Relu' && consumers.get(relu.name) === 1 && relu.input?.[0] !== undefined) {
-      folded.add(relu.name);
-      byMaximum.set(node.name, { input: relu.input[0], lower: lower!, upper: upper!, afterRelu: true });
-    } else {
-      byMaximum.set(node.name, { input, lower: lower!, upper: upper!, afterRelu: false });
-    }
-  }
-  return { byMaximum, folded };
-}
-
-/** The nodes the outputs depend on. */
-function reachableFrom(outputs: readonly string[], byName: ReadonlyMap<string, TfjsNode>): Set<string> {
-  const seen = new Set<string>();
-  const stack = outputs.map(stripOutputIndex);
-  while (stack.length > 0) {
-    const name = stack.pop()!;
-    if (seen.has(name)) continue;
-    const node = byName.get(name);
-    if (!node) throw new UnsupportedGraphError(`no node named ${name}`);
-    seen.add(name);
-    for (const input of node.input ?? []) if (!input.startsWith('^')) stack.push(stripOutputIndex(input));
-  }
-  return seen;
-}
-
-/** `node:0` names a node's first output; these graphs use single-output nodes only. */
-function stripOutputIndex(tensorName: string): string {
-  return tensorName.replace(/:0$/, '');
-}
-
 function windowAttributes(node: TfjsNode, graphName: string, withDilations = true) {
-  const format = decode(node.attr?.data_format?.s) || 'NHWC';
+  const format = decodeString(node.attr?.data_format?.s) || 'NHWC';
   if (format !== 'NHWC') throw new UnsupportedGraphError(`${graphName}: ${node.name} is ${format}`);
-  const padding = decode(node.attr?.padding?.s);
+  const padding = decodeString(node.attr?.padding?.s);
   if (padding !== 'SAME' && padding !== 'VALID') throw new UnsupportedGraphError(`${graphName}: ${node.name} pads ${padding}`);
   const attributes: Record<string, number[] | string> = {
     strides: spatial(listInts(node.attr?.strides)),
     // TensorFlow's SAME puts the odd pixel at the end: ONNX's SAME_UPPER.
     auto_pad: padding === 'SAME' ? 'SAME_UPPER' : 'VALID',
   };
-  if (withDilations) attributes.dilations = spatial(listInts(node.attr?.dilations) ?? [1, 1, 1, 1]);
+  if (withDilations) attributes.dilations = spatial(listInts(node.attr?.dilations));
   return attributes;
 }
 
 const spatial = (nhwc: number[]): number[] => (nhwc.length === 4 ? [nhwc[1]!, nhwc[2]!] : [1, 1]);
-const listInts = (attr: TfjsAttr | undefined): number[] => (attr?.list?.i ?? []).map(Number);
-const listStrings = (attr: TfjsAttr | undefined): string[] => (attr?.list?.s ?? []).map(decode);
-const decode = (base64: string | undefined): string => (base64 ? Buffer.from(base64, 'base64').toString('utf8') : '');
-
-function oihwDims(hwio: number[]): number[] {
-  const [h, w, i, o] = hwio as [number, number, number, number];
-  return [o, i, h, w];
-}
-
-/** TensorFlow's conv kernel [H, W, In, Out] as ONNX's [Out, In, H, W]. */
-function hwioToOihw({ values, shape }: TfjsWeight): Float32Array {
-  const [h, w, i, o] = shape as [number, number, number, number];
-  const out = new Float32Array(values.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let c = 0; c < i; c++)
-        for (let k = 0; k < o; k++) out[((k * i + c) * h + y) * w + x] = values[((y * w + x) * i + c) * o + k]!;
-  return out;
-}
-
-/** TensorFlow's depthwise kernel [H, W, C, M] as ONNX's grouped [C*M, 1, H, W]. */
-function depthwiseToOihw({ values, shape }: TfjsWeight): Float32Array {
-  const [h, w, c, m] = shape as [number, number, number, number];
-  const out = new Float32Array(values.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let ch = 0; ch < c; ch++)
-        for (let k = 0; k < m; k++) out[((ch * m + k) * h + y) * w + x] = values[((y * w + x) * c + ch) * m + k]!;
-  return out;
-}
-
 function initializer(name: string, values: Float32Array | Int32Array | BigInt64Array, dims: number[]): OnnxTensor {
   const dataType = values instanceof Float32Array ? TensorType.FLOAT : values instanceof Int32Array ? TensorType.INT32 : TensorType.INT64;
   return { name, dims, dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };

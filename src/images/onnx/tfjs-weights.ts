@@ -1,5 +1,5 @@
 import type * as TfCore from '@tensorflow/tfjs-core';
-import type { TfjsWeight } from './tfjs-graph-to-onnx.js';
+import type { TfjsWeight } from './tfjs-graph.js';
 
 /**
  * Reads the weights of a tfjs model (its manifest entries over the concatenated shards) into typed
