@@ -3,61 +3,27 @@
  * /help, /styles, /credits, /history, /cancel, /forget with its confirm button, /admin, style
  * autocomplete and an unknown command; in a server (the guild's shard) and in a DM (shard 0).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { createDiscordFrontend, type DiscordFrontend } from '../../src/bots/discord/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createTestDatabase } from '../support/databases.js';
-import { startFakeDiscord, OPTION, type FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUser } from '../support/fake-discord.js';
-import { REDIS_URL } from '../support/test-app.js';
+import type { App } from '../../src/app.js';
+import { discordHarness, type DiscordHarness } from '../support/discord-harness.js';
+import { OPTION, type FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUser } from '../support/fake-discord.js';
 
 const buttons = (message: FakeMessage) =>
   (message.components as Array<{ components: Array<{ label: string; custom_id: string; style: number }> }>).flatMap((row) => row.components);
 
 describe('Discord commands on a sharded bot', () => {
+  let harness: DiscordHarness;
   let fake: FakeDiscord;
   let app: App;
-  let frontend: DiscordFrontend;
-  let redis: Redis;
   let root: FakeUser;
-  let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    fake = await startFakeDiscord({ shards: 2, heartbeatIntervalMs: 5_000 });
+    harness = await discordHarness({ fake: { shards: 2, heartbeatIntervalMs: 5_000 }, env: (f) => ({ ADMIN_IDS: `discord:${f.user('root').id}` }) });
+    fake = harness.fake;
+    app = harness.t.app;
     root = fake.user('root');
-    const database = await createTestDatabase();
-    const dataDir = await mkdtemp(join(tmpdir(), 'likeness-discord-'));
-    const config = loadConfig({
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      QUEUE_PREFIX: `test-${randomBytes(5).toString('hex')}`,
-      DATA_DIR: dataDir,
-      GPU_BACKEND: 'instant',
-      LOG_LEVEL: 'silent',
-      DISCORD_TOKEN: fake.token,
-      DISCORD_API_BASE: fake.apiBase,
-      ADMIN_IDS: `discord:${root.id}`,
-    });
-    app = createApp(config, createLogger({ level: 'silent' }));
-    redis = new Redis(REDIS_URL);
-    frontend = createDiscordFrontend({ app, config, logger: createLogger({ level: 'silent' }), redis });
-    await frontend.start();
-    cleanup = async () => {
-      await frontend.stop();
-      await app.close();
-      await fake.close();
-      redis.disconnect();
-      await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    };
   });
-  afterAll(() => cleanup());
+  afterAll(() => harness.cleanup());
 
   /** Runs a command and returns the text of its (deferred, ephemeral) answer. */
   async function run(name: string, from: FakeUser, options: Parameters<FakeDiscord['slash']>[1] = [], where?: { guild?: boolean }): Promise<{ ix: FakeInteraction; text: string }> {

@@ -2,37 +2,18 @@
  * The Discord front-end end to end: the real discord.js client against a fake Discord on loopback
  * (REST, gateway, CDN), the real command layer, queue, workers, Postgres and Redis.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { createDiscordFrontend, registerDiscordCommands, type DiscordFrontend } from '../../src/bots/discord/index.js';
-import { configSecrets, loadConfig, type Config } from '../../src/config.js';
+import type { App } from '../../src/app.js';
+import { registerDiscordCommands } from '../../src/bots/discord/index.js';
+import type { Config } from '../../src/config.js';
 import type { GpuBackend } from '../../src/gpu/backend.js';
 import { imageInfo, resizeToLongEdge } from '../../src/images/index.js';
-import { createLogger } from '../../src/logger.js';
-import { createTestDatabase } from '../support/databases.js';
-import { startFakeDiscord, OPTION, type FakeAttachment, type FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUser } from '../support/fake-discord.js';
-import { REDIS_URL } from '../support/test-app.js';
+import { discordHarness, type DiscordHarness } from '../support/discord-harness.js';
+import { OPTION, type FakeAttachment, type FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUser } from '../support/fake-discord.js';
 
 const astronaut = await readFile(new URL('../../samples/astronaut.jpg', import.meta.url));
 const MiB = 1024 * 1024;
-
-/** Everything logged during the run, for the token checks. */
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { destination, text: () => lines.join('') };
-}
 
 /**
  * A quick stand-in GPU (the adapter is under test, not the models): portraits are resized copies
@@ -65,53 +46,19 @@ const customIds = (message: FakeMessage) =>
 
 // Generous waits: these tests render real local portraits, and CI runs every file at once on two cores.
 describe('Discord front-end, end to end against a fake Discord', { timeout: 90_000 }, () => {
+  let harness: DiscordHarness;
   let fake: FakeDiscord;
   let app: App;
   let config: Config;
-  let frontend: DiscordFrontend;
-  let redis: Redis;
-  let logs: ReturnType<typeof capture>;
   let gpu: ReturnType<typeof testBackend>;
-  let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    fake = await startFakeDiscord({ heartbeatIntervalMs: 2_000 });
-    const database = await createTestDatabase();
-    const dataDir = await mkdtemp(join(tmpdir(), 'likeness-discord-'));
-    config = loadConfig({
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      QUEUE_PREFIX: `test-${randomBytes(5).toString('hex')}`,
-      DATA_DIR: dataDir,
-      GPU_BACKEND: 'local',
-      GPU_RETRY_BACKOFF_MS: '50',
-      DISCORD_TOKEN: fake.token,
-      DISCORD_API_BASE: fake.apiBase,
-      ATTACHMENT_HOSTS: fake.cdnHost,
-      FREE_DAILY_CREDITS: '40',
-      MAX_ACTIVE_JOBS_PER_USER: '4',
-    });
-    logs = capture();
-    const logger = createLogger({ level: 'debug', secrets: configSecrets(config), destination: logs.destination });
-    app = createApp(config, logger);
-    redis = new Redis(REDIS_URL);
-    frontend = createDiscordFrontend({ app, config, logger, redis, tuning: { allowPrivateAttachmentAddresses: true } });
-    await frontend.start();
     gpu = testBackend();
-    app.startGpuWorker(gpu.backend);
-    app.startDeliveryWorker(new Map([['discord', frontend.deliverer]]));
-    cleanup = async () => {
-      await frontend.stop();
-      await app.close();
-      await fake.close();
-      const keys = await redis.keys(`${config.queuePrefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
-      await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    };
+    harness = await discordHarness({ env: () => ({ GPU_BACKEND: 'local', FREE_DAILY_CREDITS: '40', MAX_ACTIVE_JOBS_PER_USER: '4' }), backend: gpu.backend });
+    fake = harness.fake;
+    ({ app, config } = harness.t);
   });
-  afterAll(() => cleanup());
+  afterAll(() => harness.cleanup());
 
   const photos = (n: number) => Array.from({ length: n }, (_, i) => fake.attachment(astronaut, `me-${i + 1}.jpg`));
 
@@ -366,7 +313,7 @@ describe('Discord front-end, end to end against a fake Discord', { timeout: 90_0
   });
 
   it('never writes the bot token or an interaction token to the logs, and keeps interaction tokens out of Postgres', async () => {
-    const text = logs.text();
+    const text = harness.logs();
     expect(text.length).toBeGreaterThan(0);
     expect(text).not.toContain(fake.token);
     const { rows } = await app.database.pool.query<{ row: string }>(`select row_to_json(j)::text as row from jobs j`);

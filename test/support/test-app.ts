@@ -9,7 +9,7 @@ import type { Reply } from '../../src/bots/core/reply.js';
 import type { Request } from '../../src/bots/core/request.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Conversation } from '../../src/db/schema.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase } from './databases.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,8 +52,11 @@ export interface TestApp {
   cleanup(): Promise<void>;
 }
 
-/** A full app on a fresh database, a unique queue prefix and a temporary DATA_DIR. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * A full app on a fresh database, a unique queue prefix and a temporary DATA_DIR; `logger` replaces
+ * the silent one (given the config, e.g. for its secrets).
+ */
+export async function createTestApp(env: Record<string, string> = {}, options: { logger?: (config: Config) => Logger } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'likeness-test-'));
   const fullEnv = {
@@ -68,7 +71,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     ...env,
   };
   const config = loadConfig(fullEnv);
-  const app = createApp(config, createLogger({ level: config.logLevel }));
+  const app = createApp(config, options.logger?.(config) ?? createLogger({ level: config.logLevel }));
   return {
     app,
     config,
