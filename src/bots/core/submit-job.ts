@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
-import { checkSubmission, createJobWithReservation, endJobWithRefund, getJob, recentMeanSeconds } from '../../db/jobs.repository.js';
+import { checkSubmission, createJobWithReservation } from '../../db/job-submission.repository.js';
+import { endJobWithRefund, getJob, recentMeanSeconds } from '../../db/jobs.repository.js';
 import type { Job } from '../../db/schema.js';
 import type { CommandContext } from './context.js';
 import { info } from './reply.js';
