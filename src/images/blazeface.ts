@@ -124,3 +124,21 @@ function intersectionOverUnion(a: readonly [number, number, number, number], b: 
   const intersection = width * height;
   return intersection / (areaA + areaB - intersection);
 }
+
+/** The largest of the detections, by area of its clipped box. */
+export function largest(detections: readonly BlazeFaceDetection[]): BlazeFaceDetection | undefined {
+  return [...detections].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0];
+}
+
+/**
+ * The square a face is described from: the detector's box (square, 1.4x the face) as it was
+ * before it was clipped to the picture, so a face at an edge is not re-centred.
+ * Returned as [top, left, bottom, right] in pixels; it may reach outside the picture.
+ */
+export function squareAround([x, y, width, height]: readonly [number, number, number, number]): [number, number, number, number] {
+  const side = Math.max(width, height);
+  // A side shorter than the square was clipped at the picture's edge: grow it back past that edge.
+  const left = width < side && x <= 0.5 ? x + width - side : x;
+  const top = height < side && y <= 0.5 ? y + height - side : y;
+  return [top, left, top + side, left + side];
+}

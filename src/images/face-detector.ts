@@ -1,6 +1,6 @@
 import type { BlazeFaceDetection } from './blazeface.js';
 import { faceModels } from './face-model-pool.js';
-import { squareAround } from './face-models.js';
+import { squareAround } from './blazeface.js';
 import type { Pixels } from './pixel-sampling.js';
 import { uprightSize } from './sharp.js';
 import { decodeForModel } from './tf-runtime.js';

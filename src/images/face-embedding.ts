@@ -1,6 +1,6 @@
 import { FULL_EDGE, QUICK_EDGE, searchFaces, SMALL_FACE, uprightFaceBox, type FaceBox, type FaceSquare } from './face-detector.js';
 import { faceModels } from './face-model-pool.js';
-import { largest, squareAround } from './face-models.js';
+import { largest, squareAround } from './blazeface.js';
 import type { Pixels } from './pixel-sampling.js';
 import { uprightSize } from './sharp.js';
 import { decodeForModel } from './tf-runtime.js';

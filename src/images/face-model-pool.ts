@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BlazeFaceDetection } from './blazeface.js';
+import { convertFaceModels, type ConvertedFaceModels } from './face-model-sources.js';
 import type { Pixels } from './pixel-sampling.js';
 
 /**
@@ -36,12 +37,13 @@ let nextId = 1;
  * Built, the worker is the .js beside this file. In a TypeScript checkout (tests, tsx) it is the
  * .ts file, loaded through tsx's API: Node 20 does not pass a loader's hooks on to worker threads.
  */
-function spawn(): Thread {
+function spawn(models: ConvertedFaceModels): Thread {
   const typescript = fileURLToPath(import.meta.url).endsWith('.ts');
   const entry = new URL(`./face-models.worker.${typescript ? 'ts' : 'js'}`, import.meta.url);
+  const workerData = { models };
   const worker = typescript
-    ? new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`, { eval: true })
-    : new Worker(entry);
+    ? new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`, { eval: true, workerData })
+    : new Worker(entry, { workerData });
   const thread: Thread = { worker, pending: new Map(), whenIdle: [] };
   const settleIdle = () => {
     if (thread.pending.size > 0) return;
@@ -70,12 +72,26 @@ function spawn(): Thread {
   return thread;
 }
 
+let converted: Promise<ConvertedFaceModels> | undefined;
+
+/**
+ * The models converted to ONNX, once per process (here, not in each thread: each thread then
+ * holds only its sessions, not the conversion's passing copies of the weights). A failure is not kept.
+ */
+function convertedModels(): Promise<ConvertedFaceModels> {
+  converted ??= convertFaceModels().catch((error: unknown) => {
+    converted = undefined;
+    throw error;
+  });
+  return converted;
+}
+
 /** The least busy thread, starting another while every one is busy and the pool is not full. */
-function pick(): Thread {
+function pick(models: ConvertedFaceModels): Thread {
   const idle = threads.find((thread) => thread.pending.size === 0);
   if (idle) return idle;
   if (threads.length < poolSize()) {
-    const thread = spawn();
+    const thread = spawn(models);
     threads.push(thread);
     return thread;
   }
@@ -86,7 +102,10 @@ function poolSize(): number {
   return Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
 }
 
-function call<T>(request: FaceModelCall, thread = pick()): Promise<T> {
+async function call<T>(request: FaceModelCall, chosen?: Thread): Promise<T> {
+  // No await between choosing the thread and queueing on it: concurrent calls see each other's choice.
+  const models = await convertedModels();
+  const thread = chosen ?? pick(models);
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {
     thread.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -101,7 +120,8 @@ export const faceModels = {
   describe: (pixels: Pixels, square: readonly [number, number, number, number]) => call<Float32Array>({ op: 'describe', pixels, square }),
   /** Starts every thread of the pool and loads the models in each (start-up, so the first photo is quick). */
   async warmUp(): Promise<void> {
-    while (threads.length < poolSize()) threads.push(spawn());
+    const models = await convertedModels();
+    while (threads.length < poolSize()) threads.push(spawn(models));
     await Promise.all(threads.map((thread) => call({ op: 'load' }, thread)));
   },
   /**

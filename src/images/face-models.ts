@@ -1,6 +1,8 @@
 import { Tensor } from 'onnxruntime-node';
 import { BLAZEFACE_SIZE, decodeBlazeFace, type BlazeFaceDetection } from './blazeface.js';
-import { loadShippedModel, type OnnxModel } from './onnx/onnx-runtime.js';
+import { FACE_MODELS, type ConvertedFaceModels } from './face-model-sources.js';
+import { openModel, type OnnxModel } from './onnx/onnx-runtime.js';
+import { convertShippedModel } from './onnx/shipped-model.js';
 import { cropToGreyPlanes, resizeToPlanes, type Pixels } from './pixel-sampling.js';
 
 /**
@@ -22,7 +24,6 @@ const IOU_THRESHOLD = 0.2;
  * separation on our calibration photos (see likeness-score.ts).
  */
 export const EMBED_CROP = 160;
-const DESCRIPTOR_NODE = 'global_pooling/Mean';
 
 /** A model loaded on first use (tens of ms) and kept; a failed load is not cached, so the next call tries again. */
 function lazy(load: () => Promise<OnnxModel>): () => Promise<OnnxModel> {
@@ -34,13 +35,17 @@ function lazy(load: () => Promise<OnnxModel>): () => Promise<OnnxModel> {
     }));
 }
 
-const loadDetector = lazy(() =>
-  loadShippedModel({ packageName: '@vladmandic/human', file: 'models/blazeface.json', outputs: ['Identity', 'Identity_2', 'Identity_1', 'Identity_3'] }),
-);
-// Cut at the descriptor: the age and gender heads are not computed.
-const loadDescriber = lazy(() => loadShippedModel({ packageName: '@vladmandic/human', file: 'models/faceres.json', outputs: [DESCRIPTOR_NODE] }));
+let converted: ConvertedFaceModels | undefined;
 
-/** Loads both models now. */
+/** The converted models this thread opens its sessions on (without them, it converts its own). */
+export function useConvertedFaceModels(models: ConvertedFaceModels): void {
+  converted = models;
+}
+
+const loadDetector = lazy(async () => openModel(converted?.detector ?? (await convertShippedModel(FACE_MODELS.detector))));
+const loadDescriber = lazy(async () => openModel(converted?.describer ?? (await convertShippedModel(FACE_MODELS.describer))));
+
+/** Opens both models now. */
 export async function loadFaceModels(): Promise<void> {
   await Promise.all([loadDetector(), loadDescriber()]);
 }
@@ -76,22 +81,4 @@ function unitLength(vector: Float32Array): Float32Array {
   for (const value of vector) sum += value * value;
   const norm = Math.max(Math.sqrt(sum), 1e-12);
   return Float32Array.from(vector, (value) => value / norm);
-}
-
-/** The largest of the detections, by area of its clipped box. */
-export function largest(detections: readonly BlazeFaceDetection[]): BlazeFaceDetection | undefined {
-  return [...detections].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0];
-}
-
-/**
- * The square a face is described from: the detector's box (square, 1.4x the face) as it was
- * before it was clipped to the picture, so a face at an edge is not re-centred.
- * Returned as [top, left, bottom, right] in pixels; it may reach outside the picture.
- */
-export function squareAround([x, y, width, height]: readonly [number, number, number, number]): [number, number, number, number] {
-  const side = Math.max(width, height);
-  // A side shorter than the square was clipped at the picture's edge: grow it back past that edge.
-  const left = width < side && x <= 0.5 ? x + width - side : x;
-  const top = height < side && y <= 0.5 ? y + height - side : y;
-  return [top, left, top + side, left + side];
 }

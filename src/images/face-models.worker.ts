@@ -1,6 +1,7 @@
 import { setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
-import { describe, detect, loadFaceModels } from './face-models.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ConvertedFaceModels } from './face-model-sources.js';
+import { describe, detect, loadFaceModels, useConvertedFaceModels } from './face-models.js';
 import type { FaceModelReply, FaceModelRequest } from './face-model-pool.js';
 
 /**
@@ -18,6 +19,10 @@ if (!port) throw new Error('face-models.worker.ts runs as a worker thread');
  */
 const FACE_THREAD_NICE = 10;
 if (process.platform === 'linux') setPriority(FACE_THREAD_NICE);
+
+// The pool converted the models once; this thread opens its sessions on them.
+const models = (workerData as { models?: ConvertedFaceModels } | undefined)?.models;
+if (models) useConvertedFaceModels(models);
 
 async function run(request: FaceModelRequest): Promise<unknown> {
   switch (request.op) {
