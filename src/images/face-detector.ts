@@ -3,7 +3,7 @@ import { faceModels } from './face-model-pool.js';
 import { squareAround } from './blazeface.js';
 import type { Pixels } from './pixel-sampling.js';
 import { uprightSize } from './sharp.js';
-import { decodeForModel } from './tf-runtime.js';
+import { decodeForModel } from './model-input.js';
 
 /** A point in the pixels of the upright (EXIF-oriented) image. */
 export interface FacePoint {

@@ -3,7 +3,7 @@ import { faceModels } from './face-model-pool.js';
 import { largest, squareAround } from './blazeface.js';
 import type { Pixels } from './pixel-sampling.js';
 import { uprightSize } from './sharp.js';
-import { decodeForModel } from './tf-runtime.js';
+import { decodeForModel } from './model-input.js';
 
 /**
  * Face embeddings on the CPU: the largest face of an image as a unit vector, so that two faces of

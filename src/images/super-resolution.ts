@@ -1,7 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { packageFile, requireModule } from './model-files.js';
-import { decodeForModel, loadTf } from './tf-runtime.js';
+import { decodeForModel } from './model-input.js';
+import { loadTf } from './tf-runtime.js';
 
 /** What the model multiplies each edge by. */
 export const SUPER_RESOLUTION_SCALE = 4;

@@ -3,16 +3,14 @@ import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TfWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { toDecodeError } from './decode-error.js';
 import { modelArtifactsFromFile } from './model-files.js';
-import { decodeOptions, sharp } from './sharp.js';
 
 /**
  * TensorFlow.js on its WebAssembly backend, for the super-resolution model (a tfjs layers model,
- * run in process on the CPU), and the decode every model's input starts from. Everything it loads
- * comes from node_modules: the .wasm binaries from @tensorflow/tfjs-backend-wasm and the weights
- * from the package that ships them, read through a `file://` loader registered here. Nothing is
- * fetched from the network at run time. (The face models run on onnxruntime: face-model-pool.ts.)
+ * run in process on the CPU). Everything it loads comes from node_modules: the .wasm binaries from
+ * @tensorflow/tfjs-backend-wasm and the weights from the package that ships them, read through a
+ * `file://` loader registered here. Nothing is fetched from the network at run time. (The face
+ * models run on onnxruntime: face-model-pool.ts; their input decode is model-input.ts.)
  */
 
 export type Tf = typeof TfCore;
@@ -56,23 +54,4 @@ function fileUrlRouter(url: string | string[]): TfCore.io.IOHandler | null {
   if (typeof url !== 'string' || !url.startsWith('file://')) return null;
   const modelJson = fileURLToPath(url);
   return { load: () => modelArtifactsFromFile(modelJson) };
-}
-
-/**
- * An image as the models take it: upright sRGB pixels on white, optionally fitted inside
- * `maxEdge`, or resized to `region.size` and cut to `region.area` (then only the rows down to the
- * area's bottom are decoded). Throws AppError for unreadable bytes.
- */
-export async function decodeForModel(image: Buffer, maxEdge?: number, region?: { size: { width: number; height: number }; area: { left: number; top: number; width: number; height: number } }) {
-  let pipeline = sharp(image, decodeOptions());
-  if (region) pipeline = pipeline.resize(region.size.width, region.size.height, { fit: 'fill' }).extract(region.area);
-  else if (maxEdge) pipeline = pipeline.resize(maxEdge, maxEdge, { fit: 'inside', withoutEnlargement: true });
-  return pipeline
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-    .catch((error: unknown) => {
-      throw toDecodeError(error);
-    });
 }

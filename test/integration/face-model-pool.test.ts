@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { faceModels } from '../../src/images/face-model-pool.js';
-import { decodeForModel } from '../../src/images/tf-runtime.js';
+import { decodeForModel } from '../../src/images/model-input.js';
 
 const astronaut = await readFile(new URL('../../samples/astronaut.jpg', import.meta.url));
 const decoded = await decodeForModel(astronaut, 320);

@@ -11,7 +11,7 @@ import { cosineSimilarity, DEFAULT_LIKENESS_MIN, detectFaces, embedFaceAt, embed
 import { faceSquareOf } from '../../src/images/face-detector.js';
 import { faceModels } from '../../src/images/face-model-pool.js';
 import { uprightSize } from '../../src/images/sharp.js';
-import { decodeForModel } from '../../src/images/tf-runtime.js';
+import { decodeForModel } from '../../src/images/model-input.js';
 import { embedFace } from '../../src/jobs/likeness-gate.js';
 
 const astronaut = await readFile(new URL('../../samples/astronaut.jpg', import.meta.url));
