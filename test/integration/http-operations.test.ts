@@ -259,7 +259,9 @@ describe('/metrics and /admin/queues', () => {
 
     const after = await eventually(async () => {
       const text = await scrape();
-      return valueOf(text, 'likeness_job_duration_seconds_count{kind="portrait",outcome="succeeded"}') === 1 ? text : undefined;
+      // The observer sees the delivery from inside its queue job, which is marked completed a moment later.
+      const settled = valueOf(text, 'likeness_queue_jobs{queue="delivery",state="active"}') === 0;
+      return valueOf(text, 'likeness_job_duration_seconds_count{kind="portrait",outcome="succeeded"}') === 1 && settled ? text : undefined;
     });
     expect(valueOf(after, 'likeness_jobs_total{kind="portrait",outcome="succeeded"}')).toBe(1);
     expect(valueOf(after, 'likeness_jobs_in_progress{kind="portrait",status="queued"}')).toBeUndefined();
