@@ -12,7 +12,8 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import sharp from 'sharp';
 import { createApp } from '../src/app.js';
-import type { Deliverer } from '../src/bots/core/deliverer.js';
+import type { ChatPort } from '../src/bots/core/deliverer.js';
+import type { Reply } from '../src/bots/core/reply.js';
 import type { PhotoSource, Request } from '../src/bots/core/request.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -131,10 +132,16 @@ async function runOne(infra: BenchInfra, k: number, options: GpuUtilisationOptio
   });
   const app = createApp(config, createLogger({ level: 'silent' }));
   const finals: Array<{ at: number; error: boolean; text: string }> = [];
-  const deliverer: Deliverer = {
-    async deliver(_conversation, reply, kind) {
-      if (kind === 'final') finals.push({ at: nowMs(), error: reply.tone === 'error', text: reply.text });
-      return { imageMessageIds: (reply.images ?? []).map((_, i) => `m-${i}`) };
+  const final = (reply: Reply) => finals.push({ at: nowMs(), error: reply.tone === 'error', text: reply.text });
+  const deliverer: ChatPort = {
+    platform: 'telegram',
+    status: {
+      post: async (_conversation, reply, { stage }) => void (stage === 'outcome' && final(reply)),
+      edit: async (_conversation, reply, { stage }) => (stage === 'outcome' && final(reply), true),
+    },
+    async postResults(_conversation, reply) {
+      final(reply);
+      return { privately: false };
     },
   };
   const users = Array.from({ length: 8 }, (_, i) => `gpu-bench-${k}-${i}`);

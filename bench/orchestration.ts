@@ -7,7 +7,7 @@ import { Queue, QueueEvents, Worker, type Job as BullJob } from 'bullmq';
 import pg from 'pg';
 import sharp from 'sharp';
 import { createApp, type App } from '../src/app.js';
-import type { Deliverer } from '../src/bots/core/deliverer.js';
+import type { ChatPort } from '../src/bots/core/deliverer.js';
 import type { Reply } from '../src/bots/core/reply.js';
 import type { PhotoSource, Request } from '../src/bots/core/request.js';
 import { loadConfig } from '../src/config.js';
@@ -451,13 +451,21 @@ export async function benchLikeness(infra: BenchInfra, options: OrchestrationOpt
     if (tracked && trace) trace.notifyEnd = nowMs();
   };
   let messageSeq = 0;
-  const deliverer: Deliverer = {
-    async deliver(_conversation, reply: Reply, kind, jobId) {
-      if (kind === 'final') {
-        if (trace?.jobId === jobId) trace.final = nowMs();
-        finals.mark(jobId);
-      }
-      return { imageMessageIds: (reply.images ?? []).map(() => `msg-${++messageSeq}`) };
+  const final = (jobId: string | undefined) => {
+    if (!jobId) return;
+    if (trace?.jobId === jobId) trace.final = nowMs();
+    finals.mark(jobId);
+  };
+  const deliverer: ChatPort = {
+    platform: 'telegram',
+    status: {
+      post: async (_conversation, _reply, { stage, jobId }) => void (stage === 'outcome' && final(jobId)),
+      edit: async (_conversation, _reply, { stage, jobId }) => (stage === 'outcome' && final(jobId), true),
+    },
+    async postResults(_conversation, reply: Reply, jobId, shown) {
+      for (const index of (reply.images ?? []).keys()) await shown(index, `msg-${++messageSeq}`);
+      final(jobId);
+      return { privately: false };
     },
   };
   const gpuWorker = workerEvents(app.startGpuWorker(backend));

@@ -1,13 +1,17 @@
 import { createCommandLayer, type CommandLayer } from './bots/core/command-layer.js';
 import type { FaceCheck } from './bots/core/context.js';
-import type { Deliverer } from './bots/core/deliverer.js';
+import type { ChatPort } from './bots/core/deliverer.js';
+import { createRedisHeldRequests, type HeldRequests } from './bots/core/held-requests.js';
+import { createIntakeGate, type IntakeGate } from './bots/core/intake-gate.js';
+import { deliverJobEvent, deliveryGivenUp, type DeliveryObserver, type JobDeliveryDeps } from './bots/core/job-delivery.js';
+import type { Repositories } from './bots/core/repositories.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
+import { createRepositories } from './db/core-repositories.js';
 import type { GpuBackend } from './gpu/backend.js';
 import { createGpuBackend } from './gpu/create-backend.js';
 import { createStyleCatalog, type StyleCatalog } from './gpu/styles.js';
 import { createDeliveryQueue, type DeliveryQueue } from './jobs/delivery-queue.js';
-import type { DeliveryObserver } from './jobs/delivery.handler.js';
 import { createGpuQueue, type GpuQueue } from './jobs/gpu-queue.js';
 import { startMaintenance, type Maintenance } from './jobs/maintenance-queue.js';
 import { listenForCancels } from './jobs/gpu-cancel.js';
@@ -28,11 +32,17 @@ export interface App {
   styles: StyleCatalog;
   gpuQueue: GpuQueue;
   deliveryQueue: DeliveryQueue;
+  /** The command layer's repositories, on this app's database. */
+  repos: Repositories;
   commands: CommandLayer;
+  /** Photo requests waiting behind the terms card, shared by every process (Redis). */
+  heldRequests: HeldRequests;
+  /** This process's intake: acknowledgements first, photo work a few at a time, for every front-end. */
+  intake: IntakeGate;
   /** Starts a `gpu` worker on `backend` (default: the configured one). */
   startGpuWorker(backend?: GpuBackend): QueueWorker;
-  /** Starts the `delivery` worker for the given platforms; `observer` sees each delivered job (metrics). */
-  startDeliveryWorker(deliverers: ReadonlyMap<string, Deliverer>, observer?: DeliveryObserver): QueueWorker;
+  /** Starts the `delivery` worker for the given platforms' chats; `observer` sees each delivered job (metrics). */
+  startDeliveryWorker(chats: ReadonlyMap<string, ChatPort>, observer?: DeliveryObserver): QueueWorker;
   /**
    * Schedules maintenance (retention: stored pixels past INPUT/OUTPUT_RETENTION_DAYS, files of forgotten
    * jobs) and starts its worker. Safe in every process: one run per tick across all of them.
@@ -64,7 +74,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   const deliveryQueue = createDeliveryQueue({ connection: producer, prefix: config.queuePrefix });
   gpuQueue.queue.on('error', (error) => logger.warn({ err: error }, 'gpu queue error'));
   deliveryQueue.queue.on('error', (error) => logger.warn({ err: error }, 'delivery queue error'));
-  const commands = createCommandLayer({ db: database.db, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck });
+  const repos = createRepositories(database.db);
+  const commands = createCommandLayer({ repos, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck });
+  const heldRequests = createRedisHeldRequests(producer, `${config.queuePrefix}:held`);
+  const intake = createIntakeGate();
 
   const workers: QueueWorker[] = [];
   let reconciler: NodeJS.Timeout | undefined;
@@ -84,7 +97,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     styles,
     gpuQueue,
     deliveryQueue,
+    repos,
     commands,
+    heldRequests,
+    intake,
     startGpuWorker(backend = createGpuBackend(config.gpu, { logger })) {
       if (!reconciler) {
         const reconcile = () => reconcileJobs({ db: database.db, gpuQueue, delivery: deliveryQueue, logger }, RECONCILE_AFTER_MS).catch((error: unknown) => logger.warn({ err: error }, 'reconcile failed'));
@@ -109,8 +125,13 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       }).catch((error: unknown) => logger.warn({ err: error }, 'could not listen for cancellations'));
       return worker;
     },
-    startDeliveryWorker(deliverers, observer) {
-      const worker = startDeliveryWorker(workerOptions(16), { db: database.db, styles, deliverers, logger, observer });
+    startDeliveryWorker(chats, observer) {
+      const deliveryDeps: JobDeliveryDeps = { repos, styles, chats, logger, observer };
+      const worker = startDeliveryWorker(workerOptions(16), {
+        db: database.db,
+        deliver: (data) => deliverJobEvent(deliveryDeps, data),
+        givenUp: (data, error) => deliveryGivenUp(deliveryDeps, data.jobId, error),
+      });
       workers.push(worker);
       return worker;
     },

@@ -1,5 +1,5 @@
 import { createApp } from './app.js';
-import type { Deliverer } from './bots/core/deliverer.js';
+import type { ChatPort } from './bots/core/deliverer.js';
 import { createDiscordFrontend, type DiscordFrontend } from './bots/discord/index.js';
 import { createTelegramFrontend, type TelegramFrontend } from './bots/telegram/telegram.frontend.js';
 import type { Config } from './config.js';
@@ -7,7 +7,7 @@ import { closeFaceModels } from './images/index.js';
 import { registerOperations } from './http/operations.js';
 import { registerProbes } from './http/probes.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
-import type { DeliveryObserver } from './jobs/delivery.handler.js';
+import type { DeliveryObserver } from './bots/core/job-delivery.js';
 import { createProducerConnection } from './jobs/redis.js';
 import type { QueueWorker } from './jobs/workers.js';
 import type { Logger } from './logger.js';
@@ -16,7 +16,7 @@ export type ServiceRole = 'serve' | 'worker' | 'all';
 
 /** The chat side of a process: HTTP server, front-ends for whichever tokens are set, and their deliverers. */
 interface ChatSide {
-  deliverers: Map<string, Deliverer>;
+  deliverers: Map<string, ChatPort>;
   /** The metrics' view of the delivery worker. */
   deliveryObserver: DeliveryObserver;
   start(): Promise<void>;
@@ -34,7 +34,7 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
   const operations = registerOperations(http, { app, redis, workers });
   const { links, deliveryObserver } = operations;
   if (!config.http.publicUrl) logger.warn('PUBLIC_URL is not set: results too large for a chat cannot be offered as download links');
-  const deliverers = new Map<string, Deliverer>();
+  const deliverers = new Map<string, ChatPort>();
   let telegram: TelegramFrontend | undefined;
   let discord: DiscordFrontend | undefined;
 

@@ -1,13 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
+import type { PlatformUser } from '../bots/core/repositories.js';
 import { accounts, identities, type Account } from './schema.js';
-
-/** A user as a platform knows them. */
-export interface PlatformUser {
-  platform: string;
-  userId: string;
-  displayName?: string;
-}
 
 /** The account behind a platform user, created on first sight (safe under concurrent first requests). */
 export async function resolveAccount(db: DbOrTx, user: PlatformUser): Promise<Account> {
@@ -52,8 +46,4 @@ export async function setBanned(db: DbOrTx, accountId: string, banned: boolean, 
     .update(accounts)
     .set(banned ? { bannedAt: new Date(), banReason: reason ?? null } : { bannedAt: null, banReason: null })
     .where(eq(accounts.id, accountId));
-}
-
-export async function identitiesOf(db: DbOrTx, accountId: string) {
-  return db.select().from(identities).where(eq(identities.accountId, accountId));
 }

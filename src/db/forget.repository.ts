@@ -1,20 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
+import type { ForgetOutcome } from '../bots/core/repositories.js';
 import { accounts, jobs, results } from './schema.js';
-
-/** What {@link forgetAccount} did. */
-export interface ForgetOutcome {
-  /** Every job of the person, now anonymous: their stored files (`inputs/<id>/`, `results/<id>/`) must go next. */
-  jobIds: string[];
-  /** Jobs that were still waiting and are now cancelled: take them off the queue too. */
-  cancelledJobIds: string[];
-  /**
-   * Jobs that were running and are now cancelled: their workers must be told to stop. A worker that
-   * stores outputs anyway finds the job cancelled and deletes them; these jobs are also left for the
-   * retention run's sweep of forgotten jobs, in case a late write outlives both.
-   */
-  stoppedJobIds: string[];
-}
 
 /**
  * Erases a person from Postgres in one transaction: their identities, ledger, link codes and account

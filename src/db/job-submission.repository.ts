@@ -3,29 +3,15 @@ import { sql } from 'drizzle-orm';
 import { AppError } from '../errors.js';
 import { lockAccount } from './accounts.repository.js';
 import type { Db, DbOrTx } from './client.js';
-import { refusalFor, splitCharge, utcDay, type Balance, type SubmissionRules } from './credit-rules.js';
-import { creditLedger, jobs, type Conversation, type Job } from './schema.js';
+import { refusalFor, splitCharge, utcDay, type Balance, type SubmissionRules } from '../bots/core/credit-rules.js';
+import type { NewJob } from '../bots/core/repositories.js';
+import { creditLedger, jobs } from './schema.js';
 
 /**
  * A new job and its credits: the decision whether a request may run (balance, active jobs, a
  * repeated event) and the job row created with its price reserved, in one transaction. The job's
  * life after that (claim, completion, refunds) is in jobs.repository.ts.
  */
-
-export interface NewJob {
-  accountId: string;
-  kind: Job['kind'];
-  idempotencyKey: string;
-  conversation: Conversation;
-  inputs: string[];
-  params: Record<string, unknown>;
-  style?: string;
-  subject?: string;
-  price: number;
-  parentJobId?: string;
-  /** Set by callers that must know the id before the row exists (input artifact keys). */
-  id?: string;
-}
 
 /** What a credit decision needs, read in one statement. */
 interface SubmissionState {

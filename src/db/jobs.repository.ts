@@ -3,14 +3,6 @@ import type { Db, DbOrTx } from './client.js';
 import { settleReservation } from './ledger.repository.js';
 import { creditLedger, jobs, results, type Job } from './schema.js';
 
-export async function countActiveJobs(db: DbOrTx, accountId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(jobs)
-    .where(and(eq(jobs.accountId, accountId), inArray(jobs.status, ['queued', 'running'])));
-  return row?.n ?? 0;
-}
-
 export async function getJob(db: DbOrTx, jobId: string): Promise<Job | undefined> {
   const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId));
   return job;
@@ -167,23 +159,21 @@ export async function activeJobsOf(db: DbOrTx, accountId: string): Promise<Job[]
   return db.select().from(jobs).where(and(eq(jobs.accountId, accountId), inArray(jobs.status, ['queued', 'running'])));
 }
 
-export async function queuedJobsOf(db: DbOrTx, accountId: string): Promise<Job[]> {
-  return db.select().from(jobs).where(and(eq(jobs.accountId, accountId), eq(jobs.status, 'queued')));
-}
-
 export async function recentJobsOf(db: DbOrTx, accountId: string, limit: number): Promise<Job[]> {
   return db.select().from(jobs).where(eq(jobs.accountId, accountId)).orderBy(desc(jobs.createdAt)).limit(limit);
 }
 
-/** Records that a job's outcome reached its chat, and which message shows each result, in one statement. */
-export async function markDelivered(db: DbOrTx, jobId: string, resultMessages: Array<{ resultId: string; messageId: string }> = []): Promise<void> {
-  const pairs = JSON.stringify(resultMessages.map((m) => ({ id: m.resultId, message: m.messageId })));
-  await db.execute(sql`
-    with shown as (
-      update ${results} r set platform_message_id = v.message
-      from jsonb_to_recordset(${pairs}::jsonb) as v(id uuid, message text)
-      where r.id = v.id and r.job_id = ${jobId})
-    update ${jobs} set delivered_at = coalesce(delivered_at, now()) where id = ${jobId}`);
+/** Records that a job's outcome reached its chat. */
+export async function markDelivered(db: DbOrTx, jobId: string): Promise<void> {
+  await db.update(jobs).set({ deliveredAt: sql`coalesce(${jobs.deliveredAt}, now())` }).where(eq(jobs.id, jobId));
+}
+
+/** Records, once, why a job's outcome can never reach its chat; the job then counts as delivered, so nothing retries it. */
+export async function markUndeliverable(db: DbOrTx, jobId: string, reason: string): Promise<void> {
+  await db
+    .update(jobs)
+    .set({ undeliveredReason: sql`coalesce(${jobs.undeliveredReason}, ${reason})`, deliveredAt: sql`coalesce(${jobs.deliveredAt}, now())` })
+    .where(eq(jobs.id, jobId));
 }
 
 /** Mean wall time of the last finished jobs of a kind, for queue estimates; undefined with no history. */

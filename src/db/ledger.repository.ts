@@ -1,15 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
-import type { Balance, Charge } from './credit-rules.js';
+import type { Balance } from '../bots/core/credit-rules.js';
 import { creditLedger, type LedgerRow } from './schema.js';
-
-/** Grants today's free credits once; a second call the same day changes nothing. */
-export async function ensureDailyFree(db: DbOrTx, accountId: string, day: string, amount: number): Promise<void> {
-  await db
-    .insert(creditLedger)
-    .values({ accountId, delta: amount, reason: 'free', pocket: 'free', freeDay: day })
-    .onConflictDoNothing({ target: [creditLedger.accountId, creditLedger.freeDay], where: sql`reason = 'free'` });
-}
 
 export async function hasDailyFree(db: DbOrTx, accountId: string, day: string): Promise<boolean> {
   const rows = await db
@@ -38,15 +30,6 @@ export async function currentBalance(db: DbOrTx, accountId: string, freeDaily: n
   return granted ? balance : { ...balance, freeLeft: balance.freeLeft + freeDaily };
 }
 
-/** Records the hold for a job: one `reserve` row per pocket drawn from. */
-export async function reserveCharge(db: DbOrTx, accountId: string, jobId: string, charge: Charge, day: string): Promise<void> {
-  const rows = [
-    charge.free > 0 ? { accountId, jobId, delta: -charge.free, reason: 'reserve' as const, pocket: 'free' as const, freeDay: day } : undefined,
-    charge.paid > 0 ? { accountId, jobId, delta: -charge.paid, reason: 'reserve' as const, pocket: 'paid' as const, freeDay: null } : undefined,
-  ].filter((r) => r !== undefined);
-  if (rows.length > 0) await db.insert(creditLedger).values(rows);
-}
-
 /**
  * Settles a job's reservation: `commit` keeps the credits spent (delta 0, a record that the work was
  * delivered), `refund` gives them back to the pockets they came from. The unique (job, reason, pocket)
@@ -73,6 +56,3 @@ export async function ledgerOfJob(db: DbOrTx, jobId: string): Promise<LedgerRow[
   return db.select().from(creditLedger).where(eq(creditLedger.jobId, jobId)).orderBy(asc(creditLedger.id));
 }
 
-export async function ledgerOfAccount(db: DbOrTx, accountId: string): Promise<LedgerRow[]> {
-  return db.select().from(creditLedger).where(and(eq(creditLedger.accountId, accountId))).orderBy(asc(creditLedger.id));
-}

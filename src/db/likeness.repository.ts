@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
+import type { LikenessAgreement } from '../bots/core/repositories.js';
 import { jobs, results } from './schema.js';
 
 /** The requester's verdict on a set: 👎 "not them". */
@@ -14,26 +15,6 @@ export async function recordVerdict(db: DbOrTx, jobId: string, verdict: typeof N
     with marked as (update ${results} set verdict = ${verdict} where job_id = ${jobId} returning id)
     select count(*)::int as n from marked`);
   return rows[0]?.n ?? 0;
-}
-
-/** How well the likeness score foresaw the requesters' own verdicts. */
-export interface LikenessAgreement {
-  since: Date;
-  /** The score under which a set counts as weak (its lowest variant): LIKENESS_MIN. */
-  threshold: number;
-  /** Delivered portrait sets with scores since `since`. */
-  sets: number;
-  /** 👎 sets the score also called weak / called fine. */
-  rejectedLow: number;
-  rejectedHigh: number;
-  /** Sets kept (no 👎) that the score called weak / fine. */
-  keptLow: number;
-  keptHigh: number;
-  /** (rejectedLow + keptHigh) / sets: how often score and verdict agree; null with no sets. */
-  rate: number | null;
-  /** Mean of each set's lowest score, for 👎 sets and kept sets; null when there are none. */
-  meanLowestRejected: number | null;
-  meanLowestKept: number | null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from './client.js';
+import type { LinkOutcome } from '../bots/core/repositories.js';
 import { accounts, creditLedger, identities, jobs, linkCodes } from './schema.js';
 
 const hashOf = (code: string): string => createHash('sha256').update(code).digest('hex');
@@ -12,14 +13,6 @@ export async function createLinkCode(db: Db, accountId: string, code: string, ex
     await tx.insert(linkCodes).values({ codeHash: hashOf(code), accountId, expiresAt });
   });
 }
-
-export type LinkOutcome =
-  | { status: 'linked'; accountId: string; platforms: string[] }
-  /** Unknown, used or expired: the same answer for each, so codes cannot be probed. */
-  | { status: 'invalid' }
-  | { status: 'same-account' }
-  /** Both accounts already have an identity on one platform: one person, one identity per platform. */
-  | { status: 'same-platform'; platform: string };
 
 /**
  * Redeems `code` for the account of `redeemerAccountId`: the redeemer's identities, jobs and ledger

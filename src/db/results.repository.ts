@@ -12,19 +12,12 @@ export async function getResultWithJob(db: DbOrTx, resultId: string): Promise<{ 
   return row;
 }
 
-/** Remembers which platform message shows a result, so a reaction on it can find it. */
+/** Remembers which platform message shows a result, as soon as it is posted, so a reaction on it finds it. */
 export async function setResultMessage(db: DbOrTx, resultId: string, platformMessageId: string): Promise<void> {
   await db.update(results).set({ platformMessageId }).where(eq(results.id, resultId));
 }
 
-/**
- * The results a platform message shows. A reaction can land in the instant between the message
- * being posted and its id being recorded, so with `retries` an empty answer is asked again.
- */
-export async function findResultsByMessage(db: DbOrTx, platformMessageId: string, options: { retries?: number; delayMs?: number } = {}): Promise<Result[]> {
-  for (let attempt = 0; ; attempt++) {
-    const found = await db.select().from(results).where(eq(results.platformMessageId, platformMessageId)).orderBy(asc(results.variant));
-    if (found.length > 0 || attempt >= (options.retries ?? 0)) return found;
-    await new Promise((resolve) => setTimeout(resolve, options.delayMs ?? 200));
-  }
+/** The results a platform message shows, in variant order. */
+export async function findResultsByMessage(db: DbOrTx, platformMessageId: string): Promise<Result[]> {
+  return db.select().from(results).where(eq(results.platformMessageId, platformMessageId)).orderBy(asc(results.variant));
 }

@@ -1,4 +1,6 @@
 import { sql } from 'drizzle-orm';
+import type { Account as CoreAccount, Conversation, Job as CoreJob, Result as CoreResult } from '../bots/core/model.js';
+import { JOB_KINDS, JOB_STATUSES } from '../bots/core/model.js';
 import { bigserial, check, date, index, integer, jsonb, numeric, pgTable, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -25,29 +27,6 @@ export const identities = pgTable(
   },
   (t) => [uniqueIndex('identities_platform_user_uq').on(t.platform, t.platformUserId), index('identities_account_idx').on(t.accountId)],
 );
-
-export const JOB_KINDS = ['portrait', 'restore', 'upscale'] as const;
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** Where to answer: the conversation a request came from. */
-export interface Conversation {
-  platform: string;
-  chatId: string;
-  /** The request message to reply to, when the platform has one. */
-  messageId?: string;
-  /** Platform-specific handle for follow-ups (Discord interaction token is never stored here). */
-  threadId?: string;
-  /** Send results privately when the platform allows (memorial). */
-  private?: boolean;
-  /** The requester's platform user id: lets an adapter turn away others' button presses without a lookup. */
-  userId?: string;
-  /**
-   * The message that shows the job's status ("queued — position N"), posted before the job existed,
-   * so whichever process delivers can edit it as the job moves.
-   */
-  statusMessageId?: string;
-}
 
 /** One unit of GPU work and everything needed to account for it. */
 export const jobs = pgTable(
@@ -80,6 +59,8 @@ export const jobs = pgTable(
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    /** Why the outcome could never reach its chat (bot blocked, chat gone…), recorded once. */
+    undeliveredReason: text('undelivered_reason'),
   },
   (t) => [
     uniqueIndex('jobs_idempotency_key_uq').on(t.idempotencyKey),
@@ -167,4 +148,10 @@ export const linkCodes = pgTable(
 export type Account = typeof accounts.$inferSelect;
 export type Job = typeof jobs.$inferSelect;
 export type Result = typeof results.$inferSelect;
+export type { Conversation } from '../bots/core/model.js';
+export { JOB_KINDS, JOB_STATUSES, type JobStatus } from '../bots/core/model.js';
+
+/** The rows must stay what the command layer takes them to be: a column change that breaks that fails here. */
+type Assignable<From extends To, To> = From;
+export type RowsFitTheCore = [Assignable<Account, CoreAccount>, Assignable<Job, CoreJob>, Assignable<Result, CoreResult>];
 export type LedgerRow = typeof creditLedger.$inferSelect;

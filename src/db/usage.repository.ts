@@ -1,24 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
+import type { UsageLine, UsageReport } from '../bots/core/repositories.js';
 import { identities, jobs } from './schema.js';
-
-/** Jobs, GPU time and cost of one slice of usage. */
-export interface UsageLine {
-  key: string;
-  jobs: number;
-  gpuSeconds: number;
-  costUsd: number;
-}
-
-/** What `/admin stats` shows: totals by status, then usage by UTC day, backend and user. */
-export interface UsageReport {
-  byStatus: Record<string, number>;
-  total: UsageLine;
-  byDay: UsageLine[];
-  byBackend: UsageLine[];
-  /** The heaviest users by cost, then jobs; `key` is `platform:id (name)`, or `forgotten` for erased people. */
-  topUsers: UsageLine[];
-}
 
 type Row = { key: string | null; jobs: number; gpu: string | null; cost: string | null };
 const toLine = (r: Row): UsageLine => ({ key: r.key ?? 'none', jobs: Number(r.jobs), gpuSeconds: Number(r.gpu ?? 0), costUsd: Number(r.cost ?? 0) });

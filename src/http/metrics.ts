@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricTotals } from '../db/metrics.repository.js';
-import type { DeliveryObserver } from '../jobs/delivery.handler.js';
+import type { DeliveryObserver } from '../bots/core/job-delivery.js';
 import type { QueueDepth } from '../jobs/queue-inspection.js';
 import type { RouteHandler } from './server.js';
 
@@ -144,6 +144,13 @@ export function createServiceMetrics(sources: MetricSources, options: { defaultM
     registers,
   });
 
+  const undeliverable = new Counter({
+    name: 'likeness_deliveries_undeliverable_total',
+    help: 'Outcomes that could never reach their chat (blocked, removed, no right to post, attempts spent), by platform: refunded, recorded and told where possible.',
+    labelNames: ['platform'],
+    registers,
+  });
+
   const deliveryObserver: Required<DeliveryObserver> = {
     jobDelivered(job) {
       if (job.queueWaitSeconds !== undefined) queueWait.observe({ kind: job.kind }, job.queueWaitSeconds);
@@ -151,6 +158,9 @@ export function createServiceMetrics(sources: MetricSources, options: { defaultM
     },
     deliveryFailed({ platform, event }) {
       deliveryFailures.inc({ platform, event });
+    },
+    jobUndeliverable({ platform }) {
+      undeliverable.inc({ platform });
     },
   };
 

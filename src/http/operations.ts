@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import type { SignedLinks } from '../bots/core/deliverer.js';
 import { metricTotals } from '../db/metrics.repository.js';
 import type { BackendHealthCheck } from '../gpu/backend-health.js';
-import type { DeliveryObserver } from '../jobs/delivery.handler.js';
+import type { DeliveryObserver } from '../bots/core/job-delivery.js';
 import { openQueueInspection } from '../jobs/queue-inspection.js';
 import { ADMIN_QUEUES_PATH, createQueueAdminRoute } from './admin-queues.js';
 import { createFileDownloadRoute, createSignedLinks, FILES_PATH } from './file-downloads.js';

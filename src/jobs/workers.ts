@@ -1,9 +1,8 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { databaseAnswers, type Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { handleDelivery, type DeliveryHandlerDeps } from './delivery.handler.js';
 import { handleGpuJob, recordGivenUp, type GpuHandlerDeps } from './gpu.handler.js';
-import { DELIVERY_QUEUE, GPU_JOB_NAMES, GPU_QUEUE, deliveryJobData, gpuJobData } from './job-schemas.js';
+import { DELIVERY_QUEUE, GPU_JOB_NAMES, GPU_QUEUE, deliveryJobData, gpuJobData, type DeliveryJobData } from './job-schemas.js';
 
 /** A running queue worker, as the rest of the app sees it. */
 export type QueueWorker = Pick<Worker, 'close' | 'name' | 'isRunning'>;
@@ -82,16 +81,30 @@ export function startGpuWorker(options: WorkerOptions, deps: GpuHandlerDeps): Wo
   return watch(worker, options.logger);
 }
 
+/** What the delivery worker runs: the command layer's delivery of a job event, and what to do when a job's attempts are spent. */
+export interface DeliveryWorkerDeps {
+  db: Db;
+  deliver(data: DeliveryJobData): Promise<unknown>;
+  /** The last attempt of a final outcome's delivery failed: the job must not stay charged and untold. */
+  givenUp?(data: DeliveryJobData, error: Error): Promise<void>;
+}
+
 /** The `delivery` worker: runs in the process that holds the platform tokens. */
-export function startDeliveryWorker(options: WorkerOptions, deps: DeliveryHandlerDeps): Worker {
+export function startDeliveryWorker(options: WorkerOptions, deps: DeliveryWorkerDeps): Worker {
   const worker = new Worker(
     DELIVERY_QUEUE,
     async (job: Job, token?: string) => {
       const data = deliveryJobData.safeParse(job.data);
       if (!data.success) throw new UnrecoverableError(`invalid delivery job data: ${data.error.message}`);
-      return waitingOutDatabaseOutages(job, token, deps.db, options.logger, () => handleDelivery(deps, data.data));
+      return waitingOutDatabaseOutages(job, token, deps.db, options.logger, () => deps.deliver(data.data));
     },
     baseOptions(options),
   );
+  worker.on('failed', (job: Job | undefined, error) => {
+    const data = deliveryJobData.safeParse(job?.data);
+    const exhausted = job && job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!exhausted || !data.success || data.data.event === 'started' || !deps.givenUp) return;
+    deps.givenUp(data.data, error).catch((err: unknown) => options.logger.error({ err, jobId: data.data.jobId }, 'could not record a given-up delivery'));
+  });
   return watch(worker, options.logger);
 }

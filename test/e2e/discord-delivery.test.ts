@@ -8,11 +8,14 @@ import { Routes } from 'discord.js';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/bots/core/reply.js';
+import type { Conversation } from '../../src/bots/core/model.js';
+import { info, type Reply } from '../../src/bots/core/reply.js';
+import { DONE_TEXT } from '../../src/bots/core/status-text.js';
+import { attachmentPolicy } from '../../src/bots/discord/attachments.js';
 import { createDiscordRest } from '../../src/bots/discord/discord-client.js';
-import { createMemoryDiscordState, createRedisDiscordState } from '../../src/bots/discord/discord-state.js';
-import { createDiscordDeliverer } from '../../src/bots/discord/discord.deliverer.js';
-import type { Conversation } from '../../src/db/schema.js';
+import { createRedisDiscordState } from '../../src/bots/discord/discord-state.js';
+import { createMemoryDiscordState } from '../support/memory-chat-states.js';
+import { createDiscordChat } from '../../src/bots/discord/discord-chat.js';
 import { createLogger } from '../../src/logger.js';
 import { ArtifactNotFoundError, type ArtifactStore } from '../../src/storage/artifact-store.js';
 import { startFakeDiscord, type FakeDiscord, type FakeInteraction } from '../support/fake-discord.js';
@@ -40,14 +43,21 @@ describe('Discord deliverer', () => {
   let store: ArtifactStore;
   let now = Date.now();
   const state = createMemoryDiscordState(() => now);
-  let deliverer: ReturnType<typeof createDiscordDeliverer>;
+  let deliverer: ReturnType<typeof createDiscordChat>;
+  /** What the command layer's delivery does with a finished job's pictures: post them, then "done" on the status. */
+  async function deliverPictures(conversation: Conversation, reply: Reply, jobId: string): Promise<string[]> {
+    const shown: string[] = [];
+    await deliverer.postResults(conversation, reply, jobId, async (_index, key) => void shown.push(key));
+    await deliverer.status.edit(conversation, info(DONE_TEXT), { stage: 'done', jobId });
+    return shown;
+  }
   const links = { urlFor: async (key: string) => `https://likeness.example/d/${key}?sig=abc` };
 
   beforeAll(async () => {
     fake = await startFakeDiscord();
     store = memoryStore();
     const rest = createDiscordRest({ token: fake.token, apiBase: fake.apiBase });
-    deliverer = createDiscordDeliverer({ rest, store, state, links, logger: createLogger({ level: 'silent' }) });
+    deliverer = createDiscordChat({ rest, store, state, links, policy: attachmentPolicy([]), logger: createLogger({ level: 'silent' }) });
     // A noisy 2400 x 3000 photo: several MB, and no JPEG quality gets it under 64 KB.
     const noisy = await sharp({ create: { width: 2400, height: 3000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
       .jpeg({ quality: 95 })
@@ -67,35 +77,35 @@ describe('Discord deliverer', () => {
     const rest = createDiscordRest({ token: fake.token, apiBase: fake.apiBase });
     await rest.post(Routes.interactionCallback(ix.id, ix.token), { body: { type: 5, data: { flags: 64 } }, auth: false });
     await state.rememberInteraction(ix.id, { applicationId: fake.applicationId, token: ix.token, attachmentSizeLimit: limit }, now + 14 * 60_000);
-    return { ix, conversation: { platform: 'discord', chatId: fake.channelId, threadId: ix.id, userId: from.id } };
+    return { ix, conversation: { platform: 'discord', chatId: fake.channelId, interactionId: ix.id, userId: from.id } };
   }
 
   const eightK = (key: string): Reply => ({ text: 'Your 8K portrait.', tone: 'success', images: [{ artifactKey: key, resultId: 'r1', filename: 'likeness-8k.jpg', as: 'document' }] });
 
   it('edits the deferred reply with progress, and replaces it with a failure', async () => {
     const { ix, conversation } = await deferred();
-    await deliverer.deliver(conversation, { text: 'Making your portraits…', tone: 'info' }, 'progress', 'job-progress');
+    await deliverer.status.edit(conversation, info('⏳ Making your portraits…'), { stage: 'progress', jobId: 'job-progress' });
     expect(ix.original!.content).toBe('⏳ Making your portraits…');
-    const failed = await deliverer.deliver(conversation, { text: 'Something went wrong. Your credits were refunded.', tone: 'error' }, 'final', 'job-progress');
-    expect(failed.imageMessageIds).toEqual([]);
+    const failure: Reply = { text: 'Something went wrong. Your credits were refunded.', tone: 'error' };
+    expect(await deliverer.status.edit(conversation, failure, { stage: 'outcome', jobId: 'job-progress' })).toBe(true);
     expect(ix.original!.content).toMatch(/refunded/);
     expect(ix.followUps).toHaveLength(0);
   });
 
   it('says so, with a download link, when even the smallest encoding is over the upload limit', async () => {
     const { ix, conversation } = await deferred(300 * 1024);
-    const posted = await deliverer.deliver(conversation, eightK('results/big.jpg'), 'final', 'job-too-large');
+    const shown = await deliverPictures(conversation, eightK('results/big.jpg'), 'job-too-large');
     const message = ix.followUps[0]!;
     expect(message.attachments).toHaveLength(0);
-    expect(message.content).toMatch(/The full file is \d+\.\d MB, more than Discord takes here\. Download it \(the link expires\): https:\/\/likeness\.example\/d\/results\/big\.jpg/);
-    expect(posted.imageMessageIds).toEqual([`discord:${message.id}`]);
+    expect(message.content).toMatch(/The full file is \d+\.\d MB, more than Discord lets a bot send here\. Download it \(the link expires\): https:\/\/likeness\.example\/d\/results\/big\.jpg/);
+    expect(shown).toEqual([`discord:${message.id}`]);
     expect(ix.original!.content).toBe('✅ Done — the results are below.');
   });
 
   it('re-encodes a file to fit the interaction’s limit', async () => {
     const { ix, conversation } = await deferred(1024 * 1024);
     const original = await store.get('results/photo.jpg');
-    await deliverer.deliver(conversation, eightK('results/photo.jpg'), 'final', 'job-fit');
+    await deliverPictures(conversation, eightK('results/photo.jpg'), 'job-fit');
     const file = [...ix.followUps[0]!.files.values()][0]!;
     expect(original.length).toBeGreaterThan(1024 * 1024);
     expect(file.length).toBeLessThanOrEqual(1024 * 1024);
@@ -106,8 +116,8 @@ describe('Discord deliverer', () => {
     const { ix, conversation } = await deferred();
     now += 15 * 60_000;
     const reply: Reply = { text: 'Here are your portraits.', tone: 'success', images: [{ artifactKey: 'results/small.jpg', resultId: 'r2', filename: 'p.jpg', as: 'photo' }], buttons: [[{ label: 'U1', command: 'upscale', target: 'r2' }]] };
-    const first = await deliverer.deliver(conversation, reply, 'final', 'job-late');
-    const again = await deliverer.deliver(conversation, reply, 'final', 'job-late');
+    const first = await deliverPictures(conversation, reply, 'job-late');
+    const again = await deliverPictures(conversation, reply, 'job-late');
     expect(again).toEqual(first);
     const channel = fake.messagesIn(fake.channelId).filter((m) => m.via.kind === 'channel' && m.content.includes('Here are your portraits.'));
     expect(channel).toHaveLength(1);

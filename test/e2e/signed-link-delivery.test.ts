@@ -120,7 +120,7 @@ describe('Telegram: the 8K document that cannot fit comes as a signed link', { t
 
     const notice = await fake.waitFor(() => fake.sentIn(chat.id).find((m) => m.text && LINK.test(m.text)), 30_000, 'link message');
     expect(fake.sentIn(chat.id).filter((m) => m.document)).toHaveLength(0);
-    expect(notice.text).toMatch(/The file is \d+ MB, more than Telegram lets a bot send\. Download it here \(the link expires\)/);
+    expect(notice.text).toMatch(/The full file is \d+\.\d MB, more than Telegram lets a bot send here\. Download it \(the link expires\)/);
     expect(notice.text).toContain('AI-generated'); // the provenance caption travels with the link
 
     const stored = await storedEightK(t.app);
@@ -204,7 +204,7 @@ describe('Discord: the 8K upload that cannot fit comes as a signed link', { time
     const press = fake.press(result, buttons(result).find((b) => b.label === 'U1')!.custom_id, cleo, 300 * 1024);
     const message = await fake.waitFor(() => press.followUps.find((m) => LINK.test(m.content)), 30_000, 'link follow-up');
     expect(message.attachments).toHaveLength(0);
-    expect(message.content).toMatch(/The full file is \d+\.\d MB, more than Discord takes here\. Download it \(the link expires\)/);
+    expect(message.content).toMatch(/The full file is \d+\.\d MB, more than Discord lets a bot send here\. Download it \(the link expires\)/);
 
     const stored = await storedEightK(app);
     expect(stored.byteLength).toBeGreaterThan(300 * 1024);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findAccountByIdentity } from '../../src/db/accounts.repository.js';
-import { utcDay } from '../../src/db/credit-rules.js';
+import { utcDay } from '../../src/bots/core/credit-rules.js';
 import { getJob } from '../../src/db/jobs.repository.js';
 import { currentBalance, grantCredits, ledgerOfJob } from '../../src/db/ledger.repository.js';
 import { AppError } from '../../src/errors.js';
@@ -71,7 +71,7 @@ describe('credits and retries', () => {
     await outbox.finalFor(reply.job!.id);
     const kinds = outbox.delivered.filter((d) => d.jobId === reply.job!.id).map((d) => [d.kind, d.reply.text]);
     expect(kinds).toEqual([
-      ['progress', 'Making your portraits…'],
+      ['progress', '⏳ Making your portraits…'],
       ['final', expect.stringContaining('Here are your portraits')],
     ]);
   });

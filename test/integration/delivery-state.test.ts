@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Deliverer } from '../../src/bots/core/deliverer.js';
+import type { ChatPort } from '../../src/bots/core/deliverer.js';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../src/db/client.js';
 import { keepTrying, keepTryingWhileDatabaseDown } from '../../src/jobs/keep-trying.js';
@@ -94,7 +94,7 @@ describe('delivery steps in Redis', () => {
     t = await createTestApp();
     const outbox = recordingDeliverer();
     const settled: string[] = [];
-    const deliverer: Deliverer = { deliver: outbox.deliverer.deliver, settled: async (jobId) => void settled.push(jobId) };
+    const deliverer: ChatPort = { ...outbox.deliverer, settled: async (jobId) => void settled.push(jobId) };
     t.app.startGpuWorker();
     t.app.startDeliveryWorker(new Map([['telegram', deliverer]]));
     await agree(t.app);

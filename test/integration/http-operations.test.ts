@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import type { Deliverer } from '../../src/bots/core/deliverer.js';
+import type { ChatPort } from '../../src/bots/core/deliverer.js';
 import { loadConfig } from '../../src/config.js';
 import { createBackendHealthCheck } from '../../src/gpu/backend-health.js';
 import { registerOperations, type Operations } from '../../src/http/operations.js';
@@ -240,10 +240,11 @@ describe('/metrics and /admin/queues', () => {
     // A delivery that fails once (a platform hiccup) and then goes through on the queue's retry.
     const outbox = recordingDeliverer();
     let failures = 0;
-    const flaky: Deliverer = {
-      async deliver(conversation, reply, kind, jobId) {
-        if (kind === 'final' && failures++ === 0) throw new Error('platform hiccup');
-        return outbox.deliverer.deliver(conversation, reply, kind, jobId);
+    const flaky: ChatPort = {
+      ...outbox.deliverer,
+      async postResults(conversation, reply, jobId, shown) {
+        if (failures++ === 0) throw new Error('platform hiccup');
+        return outbox.deliverer.postResults(conversation, reply, jobId, shown);
       },
     };
     await agree(t.app);

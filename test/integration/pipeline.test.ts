@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { utcDay } from '../../src/db/credit-rules.js';
+import { utcDay } from '../../src/bots/core/credit-rules.js';
 import { getJob } from '../../src/db/jobs.repository.js';
 import { currentBalance, ledgerOfJob } from '../../src/db/ledger.repository.js';
 import { resultsOfJob } from '../../src/db/results.repository.js';

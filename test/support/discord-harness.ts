@@ -6,10 +6,11 @@
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { App } from '../../src/app.js';
-import { createDiscordFrontend, type DiscordFrontend, type DiscordTuning, type SignedLinks } from '../../src/bots/discord/index.js';
+import type { SignedLinks } from '../../src/bots/core/deliverer.js';
+import { createDiscordFrontend, type DiscordFrontend, type DiscordTuning } from '../../src/bots/discord/index.js';
 import { configSecrets } from '../../src/config.js';
 import type { GpuBackend } from '../../src/gpu/backend.js';
-import type { DeliveryObserver } from '../../src/jobs/delivery.handler.js';
+import type { DeliveryObserver } from '../../src/bots/core/job-delivery.js';
 import { createLogger } from '../../src/logger.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from './fake-discord.js';
 import { createTestApp, REDIS_URL, type TestApp } from './test-app.js';

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createApp, type App } from '../../src/app.js';
-import type { Deliverer, DeliveryKind } from '../../src/bots/core/deliverer.js';
+import type { ChatPort } from '../../src/bots/core/deliverer.js';
 import type { Reply } from '../../src/bots/core/reply.js';
 import type { Request } from '../../src/bots/core/request.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { Conversation } from '../../src/db/schema.js';
+import type { Conversation } from '../../src/bots/core/model.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase } from './databases.js';
 
@@ -17,7 +17,8 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export interface Delivered {
   conversation: Conversation;
   reply: Reply;
-  kind: DeliveryKind;
+  /** `progress`: the status said a worker started; `final`: the outcome (pictures, or why not). */
+  kind: 'progress' | 'final';
   jobId: string;
 }
 
@@ -26,12 +27,28 @@ export function recordingDeliverer() {
   const delivered: Delivered[] = [];
   const waiters: Array<{ jobId: string; resolve: (d: Delivered) => void }> = [];
   let messageSeq = 0;
-  const deliverer: Deliverer = {
-    async deliver(conversation, reply, kind, jobId) {
-      const entry = { conversation, reply, kind, jobId };
-      delivered.push(entry);
-      if (kind === 'final') for (const w of waiters.filter((x) => x.jobId === jobId)) w.resolve(entry);
-      return { imageMessageIds: (reply.images ?? []).map(() => `msg-${++messageSeq}`) };
+  const record = (entry: Delivered) => {
+    delivered.push(entry);
+    if (entry.kind === 'final') for (const w of waiters.filter((x) => x.jobId === entry.jobId)) w.resolve(entry);
+  };
+  // A chat with a status that can always be edited: progress and an outcome without pictures land there.
+  const deliverer: ChatPort = {
+    platform: 'telegram',
+    status: {
+      async post(conversation, reply, { stage, jobId }) {
+        if (stage === 'outcome' && jobId) record({ conversation, reply, kind: 'final', jobId });
+        return `status-${++messageSeq}`;
+      },
+      async edit(conversation, reply, { stage, jobId }) {
+        if (jobId && stage === 'progress') record({ conversation, reply, kind: 'progress', jobId });
+        if (jobId && stage === 'outcome') record({ conversation, reply, kind: 'final', jobId });
+        return true;
+      },
+    },
+    async postResults(conversation, reply, jobId, shown) {
+      for (const index of (reply.images ?? []).keys()) await shown(index, `msg-${++messageSeq}`);
+      record({ conversation, reply, kind: 'final', jobId });
+      return { privately: false };
     },
   };
   const finalFor = (jobId: string, timeoutMs = 20_000): Promise<Delivered> => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refusalFor, spendable, splitCharge, utcDay } from '../../src/db/credit-rules.js';
+import { refusalFor, spendable, splitCharge, utcDay } from '../../src/bots/core/credit-rules.js';
 import { estimateWaitSeconds, formatDuration } from '../../src/bots/core/wait-estimate.js';
 
 describe('credit rules', () => {

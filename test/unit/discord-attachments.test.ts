@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowedAttachmentUrl, attachmentPolicy, discordPhotoSource, isPrivateAddress } from '../../src/bots/discord/attachments.js';
+import { attachmentPolicy, discordPhotoSource } from '../../src/bots/discord/attachments.js';
+import { allowedUrl as allowedAttachmentUrl, isPrivateAddress } from '../../src/net/safe-download.js';
 
 describe('attachment URLs', () => {
   const policy = attachmentPolicy(['files.example.org', '127.0.0.1:8443']);
@@ -30,6 +31,14 @@ describe('attachment URLs', () => {
       expect(isPrivateAddress(ip), ip).toBe(true);
     }
     for (const ip of ['162.159.128.233', '8.8.8.8', '2606:4700::6810:1', '::ffff:8.8.8.8']) expect(isPrivateAddress(ip), ip).toBe(false);
+  });
+
+  it('never lead to the special ranges a hand-written list missed (issue 21, point 11): only global unicast passes', () => {
+    // IPv4-compatible loopback, 6to4, Teredo, local-use NAT64, discard-only, the 6to4 relay anycast, documentation, benchmarking.
+    for (const ip of ['::7f00:1', '::127.0.0.1', '2002::1', '2002:7f00:1::', '2001::1', '2001:0:4136:e378::1', '64:ff9b:1::a00:1', '64:ff9b::7f00:1', '100::1', '192.88.99.1', '2001:db8::1', '198.18.0.1', '240.0.0.1', 'not-an-ip']) {
+      expect(isPrivateAddress(ip), ip).toBe(true);
+    }
+    for (const ip of ['2001:4860:4860::8888', '1.1.1.1']) expect(isPrivateAddress(ip), ip).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { APIInteraction, Client } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { messageFor } from '../../src/bots/core/messages.js';
-import { createAckFirst } from '../../src/bots/discord/ack-first.js';
+import { createIntakeGate as createAckFirst } from '../../src/bots/core/intake-gate.js';
 import { DiscordRequestError, isStaleInteraction } from '../../src/bots/discord/discord-errors.js';
 import { encodeCustomId } from '../../src/bots/discord/discord-translation.js';
 import { ackPlanForPayload, buttonAck, callbackBody, createInteractionAcknowledger, SLASH_ACK } from '../../src/bots/discord/interaction-ack.js';

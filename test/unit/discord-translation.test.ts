@@ -1,6 +1,6 @@
 import { DiscordAPIError } from 'discord.js';
 import { describe, expect, it } from 'vitest';
-import { createAckFirst } from '../../src/bots/discord/ack-first.js';
+import { createIntakeGate as createAckFirst } from '../../src/bots/core/intake-gate.js';
 import { isClosedToBot, isStaleInteraction, isTokenExpired, safeDiscordError, scrubDiscordText } from '../../src/bots/discord/discord-errors.js';
 import {
   componentsOf,
@@ -70,7 +70,7 @@ describe('reactions', () => {
   it('read keycaps with or without the variation selector, and the other emoji', () => {
     expect(reactionIntent('1️⃣')).toEqual({ kind: 'upscale', variant: 0 });
     expect(reactionIntent('4\u20E3')).toEqual({ kind: 'upscale', variant: 3 });
-    expect(reactionIntent('⭐')).toEqual({ kind: 'upscale-only' });
+    expect(reactionIntent('⭐')).toEqual({ kind: 'upscale' }); // the only picture the message shows
     expect(reactionIntent('🔄')).toEqual({ kind: 'reroll' });
     expect(reactionIntent('👎')).toEqual({ kind: 'notthem' });
     expect(reactionIntent('❌')).toEqual({ kind: 'delete' });

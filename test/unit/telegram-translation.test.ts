@@ -5,8 +5,9 @@ import type { Api } from 'grammy';
 import { parseAdminArgs } from '../../src/bots/core/commands/admin.command.js';
 import { createAlbumGatherer } from '../../src/bots/telegram/album-gatherer.js';
 import { telegramPhotoSource } from '../../src/bots/telegram/telegram-files.js';
-import { createMemoryTelegramState, type AlbumPart } from '../../src/bots/telegram/telegram-state.js';
-import { isChatGone } from '../../src/bots/telegram/telegram.deliverer.js';
+import type { AlbumPart } from '../../src/bots/telegram/telegram-state.js';
+import { createMemoryTelegramState } from '../support/memory-chat-states.js';
+import { isChatGone } from '../../src/bots/telegram/telegram-chat.js';
 import { secretMatches } from '../../src/bots/telegram/telegram-webhook.js';
 import {
   decodeButton,
@@ -15,10 +16,9 @@ import {
   inlineKeyboardOf,
   isForBot,
   parseCommand,
-  portraitOptionsFromArgs,
   reactionIntent,
-  restoreOptionsFromArgs,
 } from '../../src/bots/telegram/update-translation.js';
+import { portraitOptionsFromArgs, restoreOptionsFromArgs } from '../../src/bots/core/text-options.js';
 
 const STYLES = new Set(['studio', 'noir', 'watercolour', 'memorial']);
 const isStyle = (id: string) => STYLES.has(id);
@@ -69,10 +69,10 @@ describe('photos, reactions and buttons', () => {
     expect(fileRefOf({})).toBeUndefined();
   });
   it('reads a newly added reaction only', () => {
-    expect(reactionIntent([], emoji('❤'))).toBe('upscale');
-    expect(reactionIntent([], emoji('❤️'))).toBe('upscale'); // with the variation selector some clients add
-    for (const e of ['🔥', '👍', '🏆']) expect(reactionIntent([], emoji(e))).toBe('upscale');
-    expect(reactionIntent(emoji('❤'), emoji('❤', '👎'))).toBe('notthem');
+    expect(reactionIntent([], emoji('❤'))).toEqual({ kind: 'upscale' });
+    expect(reactionIntent([], emoji('❤️'))).toEqual({ kind: 'upscale' }); // with the variation selector some clients add
+    for (const e of ['🔥', '👍', '🏆']) expect(reactionIntent([], emoji(e))).toEqual({ kind: 'upscale' });
+    expect(reactionIntent(emoji('❤'), emoji('❤', '👎'))).toEqual({ kind: 'notthem' });
     expect(reactionIntent(emoji('❤'), emoji('❤'))).toBeUndefined();
     expect(reactionIntent(emoji('👎'), [])).toBeUndefined();
     expect(reactionIntent([], emoji('🤡'))).toBeUndefined();
@@ -87,8 +87,11 @@ describe('photos, reactions and buttons', () => {
     expect(decodeButton('launch|x|1')).toBeUndefined();
     expect(decodeButton(undefined)).toBeUndefined();
   });
-  it('labels the upscale buttons ⭐1–⭐4', () => {
-    const keyboard = inlineKeyboardOf([[{ label: 'U1', command: 'upscale', target: 'r1' }, { label: 'U2', command: 'upscale', target: 'r2' }], [{ label: '🔄 Again', command: 'reroll', target: 'j' }]], '7');
+  it('labels the upscale buttons ⭐1–⭐4 by the variant they pick, not by parsing a label', () => {
+    const keyboard = inlineKeyboardOf(
+      [[{ label: 'U1', command: 'upscale', target: 'r1', variant: 0 }, { label: 'anything', command: 'upscale', target: 'r2', variant: 1 }], [{ label: '🔄 Again', command: 'reroll', target: 'j' }]],
+      '7',
+    );
     expect(keyboard?.inline_keyboard.map((row) => row.map((b) => b.text))).toEqual([['⭐1', '⭐2'], ['🔄 Again']]);
     expect(inlineKeyboardOf(undefined)).toBeUndefined();
   });

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Deliverer } from '../core/deliverer.js';
-import type { Reply } from '../core/reply.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
+import type { ChatPort } from '../core/deliverer.js';
+import type { Reply } from '../core/reply.js';
 
 /** A file the CLI wrote, and the result id to pass to `likeness upscale`. */
 export interface WrittenFile {
@@ -22,24 +22,37 @@ export interface CliOutcome {
 export function createCliDeliverer(store: ArtifactStore, print: (line: string) => void) {
   const waiting = new Map<string, (outcome: CliOutcome) => void>();
   const finished = new Map<string, CliOutcome>();
+  const finish = (jobId: string, outcome: CliOutcome) => {
+    finished.set(jobId, outcome);
+    waiting.get(jobId)?.(outcome);
+  };
 
-  const deliverer: Deliverer = {
-    async deliver(conversation, reply, kind, jobId) {
-      if (kind === 'progress') {
-        print(reply.text);
-        return { imageMessageIds: [] };
-      }
+  const deliverer: ChatPort = {
+    platform: 'cli',
+    status: {
+      async post(_conversation, reply, context) {
+        if (context.stage === 'outcome' && context.jobId) finish(context.jobId, { reply, files: [] });
+        else print(reply.text);
+        return undefined;
+      },
+      async edit(_conversation, reply, context) {
+        if (context.stage === 'progress') print(reply.text);
+        else if (context.stage === 'outcome' && context.jobId) finish(context.jobId, { reply, files: [] });
+        // The terminal has no status line to rewrite; the final outcome is printed whole by its waiter.
+        return context.stage !== 'answer';
+      },
+    },
+    async postResults(conversation, reply, jobId, shown) {
       await mkdir(conversation.chatId, { recursive: true });
       const files: WrittenFile[] = [];
-      for (const image of reply.images ?? []) {
+      for (const [index, image] of (reply.images ?? []).entries()) {
         const path = join(conversation.chatId, image.filename);
         await writeFile(path, await store.get(image.artifactKey));
         files.push({ path, resultId: image.resultId });
+        await shown(index, `file:${path}`);
       }
-      const outcome = { reply, files };
-      finished.set(jobId, outcome);
-      waiting.get(jobId)?.(outcome);
-      return { imageMessageIds: files.map((f) => (f.resultId ? `file:${f.path}` : undefined)) };
+      finish(jobId, { reply, files });
+      return { privately: false };
     },
   };
 

@@ -3,14 +3,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { App } from '../../app.js';
+import { catalogEntry } from '../core/command-catalog.js';
 import { CONSENT_TEXT } from '../core/messages.js';
 import { readLimited } from '../core/photo-intake.js';
 import type { Reply } from '../core/reply.js';
 import type { CommandName, PhotoSource, Request } from '../core/request.js';
 import { createCliDeliverer } from './cli.deliverer.js';
-
-/** Commands that queue GPU work, and so need workers to see it through. */
-const JOB_COMMANDS = new Set<CommandName>(['portrait', 'restore', 'upscale', 'reroll', 'notthem']);
 
 /** A photo on disk, read with the byte limit enforced while reading. */
 export function fileSource(path: string): PhotoSource {
@@ -46,7 +44,8 @@ export interface CliIo {
  */
 export async function runCliRequest(app: App, input: CliRequest, io: CliIo): Promise<number> {
   const { deliverer, waitFor } = createCliDeliverer(app.store, io.print);
-  if (JOB_COMMANDS.has(input.command)) {
+  // Work needs workers to see it through.
+  if (catalogEntry(input.command).queuesWork) {
     if (input.inProcessWorker !== false) app.startGpuWorker();
     app.startDeliveryWorker(new Map([['cli', deliverer]]));
   }

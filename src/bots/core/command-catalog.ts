@@ -1,3 +1,4 @@
+import { PROMPT_MAX } from '../../jobs/job-params.js';
 import type { CommandName } from './request.js';
 
 /**
@@ -32,21 +33,39 @@ export interface CatalogSubcommand {
 
 export interface CatalogEntry {
   command: CommandName;
+  /** One line for menus and slash commands (at most 100 characters). */
   description: string;
   options: readonly CatalogOption[];
+  /** Typed by people: menus, slash commands and help list it. Others come only from a button or a reaction. */
+  typed: boolean;
+  /** Typed on text front-ends only (Telegram's /start); not a slash command. */
+  textOnly?: boolean;
+  /** It uses someone's photos: the terms must be accepted first, and banned accounts are refused. */
+  needsConsent?: boolean;
+  /** It queues GPU work: its request gets a status message that follows the job to the end. */
+  queuesWork?: boolean;
+  /** Text front-ends' menu line, when it must say how to attach photos (otherwise `description`). */
+  textMenu?: string;
+  /** Its line in /help, after the command and its `usage` (absent: not in the help). */
+  help?: string;
+  /** What follows the command in a text front-end, e.g. `[style] [prompt]`. */
+  usage?: string;
   /** Verbs, joined with their options into `options.args` for the command (`grant discord:1 5`). */
   subcommands?: readonly CatalogSubcommand[];
   /** Operators only (`ADMIN_IDS`); adapters hide it from everyone else where the platform can. */
   adminOnly?: boolean;
 }
 
-const PROMPT_MAX = 300;
-
-/** Every command a person types, in the order menus show them. Buttons (upscale, reroll, notthem, consent) are not typed. */
 export const COMMAND_CATALOG: readonly CatalogEntry[] = [
   {
     command: 'portrait',
     description: 'Four AI portraits from 1–4 photos of one person',
+    typed: true,
+    needsConsent: true,
+    queuesWork: true,
+    usage: '[style] [prompt]',
+    textMenu: 'Send 1–4 photos with this caption: /portrait [style] [prompt]',
+    help: 'attach 1–4 photos with a clear face; you get 4 portraits.',
     options: [
       { name: 'style', description: 'The look of the portraits', kind: 'text', required: true, choices: 'styles' },
       { name: 'photo', description: 'A photo with the face clearly visible', kind: 'photos', required: true, maxCount: 4 },
@@ -57,25 +76,42 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
   {
     command: 'restore',
     description: 'Restore an old or damaged photo',
+    typed: true,
+    needsConsent: true,
+    queuesWork: true,
+    usage: '[colorize]',
+    textMenu: 'Send an old photo with this caption: /restore [colorize]',
+    help: 'attach an old photo to restore it faithfully.',
     options: [
       { name: 'photo', description: 'The old photo', kind: 'photos', required: true, maxCount: 1 },
       { name: 'colorize', description: 'Also add colour', kind: 'flag' },
     ],
   },
-  { command: 'styles', description: 'The styles you can ask for', options: [] },
-  { command: 'credits', description: 'Your balance and free credits left today', options: [] },
-  { command: 'history', description: 'Your recent requests', options: [] },
-  { command: 'cancel', description: 'Stop your requests in progress (refunded)', options: [] },
-  { command: 'forget', description: 'Delete every photo, result and record of you', options: [] },
+  { command: 'styles', description: 'The styles you can ask for', options: [], typed: true, help: 'the styles you can ask for.' },
+  { command: 'credits', description: 'Your balance and free credits left today', options: [], typed: true, help: 'your balance and free credits left today.' },
+  { command: 'history', description: 'Your recent requests', options: [], typed: true, help: 'your recent requests.' },
+  {
+    command: 'cancel',
+    description: 'Stop your requests in progress (refunded)',
+    options: [],
+    typed: true,
+    help: 'stop your requests that are waiting or in progress; their credits come back.',
+  },
+  { command: 'forget', description: 'Delete every photo, result and record of you', options: [], typed: true, help: 'delete every photo, result and record of you.' },
   {
     command: 'link',
     description: 'Share one account (credits, history) between Discord and Telegram',
+    typed: true,
+    textMenu: 'One account for Telegram and Discord: /link, or /link CODE',
+    help: 'one account for Discord and Telegram: credits and history shared.',
     options: [{ name: 'code', description: 'The code /link gave you on the other platform; leave empty to get one', kind: 'text', maxLength: 16 }],
   },
-  { command: 'help', description: 'What Likeness can do', options: [] },
+  { command: 'help', description: 'What Likeness can do', options: [], typed: true },
+  { command: 'start', description: 'The terms and a short guide', options: [], typed: true, textOnly: true },
   {
     command: 'admin',
     description: 'Operators only: credits, bans and usage',
+    typed: true,
     adminOnly: true,
     options: [],
     subcommands: [
@@ -103,4 +139,30 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
       },
     ],
   },
+  // Sent by buttons and reactions only.
+  { command: 'upscale', description: 'An 8K version of a favourite', options: [], typed: false, needsConsent: true, queuesWork: true },
+  { command: 'reroll', description: 'The same photos and style, a new seed', options: [], typed: false, needsConsent: true, queuesWork: true },
+  { command: 'notthem', description: 'Not them: try again closer to the photos', options: [], typed: false, needsConsent: true, queuesWork: true },
+  { command: 'consent', description: 'I agree to the terms', options: [], typed: false },
 ];
+
+const BY_COMMAND = new Map(COMMAND_CATALOG.map((entry) => [entry.command, entry]));
+
+/** The catalog entry of a command (every command has one). */
+export function catalogEntry(command: CommandName): CatalogEntry {
+  return BY_COMMAND.get(command)!;
+}
+
+/** The commands people type on a text front-end (Telegram), by the name they type. */
+export const TYPED_COMMANDS: ReadonlyMap<string, CommandName> = new Map(COMMAND_CATALOG.filter((e) => e.typed).map((e) => [e.command, e.command]));
+
+/** A text front-end's command menu: every typed command but the operators' own. */
+export function textMenu(): Array<{ command: string; description: string }> {
+  return COMMAND_CATALOG.filter((e) => e.typed && !e.adminOnly).map((e) => ({ command: e.command, description: e.textMenu ?? e.description }));
+}
+
+/** The /help text, from the catalog's help lines. */
+export function helpText(): string {
+  const lines = COMMAND_CATALOG.filter((e) => e.typed && e.help).map((e) => `/${e.command}${e.usage ? ` ${e.usage}` : ''} — ${e.help}`);
+  return ['Likeness makes portraits from your photos.', ...lines, 'Pick a favourite portrait to get it in 8K.'].join('\n');
+}

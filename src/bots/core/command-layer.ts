@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { resolveAccount } from '../../db/accounts.repository.js';
 import { AppError, isAppError } from '../../errors.js';
 import {
   cancelCommand,
@@ -18,6 +17,7 @@ import { portraitCommand } from './commands/portrait.command.js';
 import { notThemCommand, rerollCommand } from './commands/reroll.command.js';
 import { restoreCommand } from './commands/restore.command.js';
 import { upscaleCommand } from './commands/upscale.command.js';
+import { catalogEntry } from './command-catalog.js';
 import type { CommandHandler, CoreDeps } from './context.js';
 import { apology, messageFor } from './messages.js';
 import type { Reply } from './reply.js';
@@ -41,9 +41,6 @@ const HANDLERS: Record<CommandName, CommandHandler> = {
   link: linkCommand,
 };
 
-/** Commands that use someone's photos: they need consent first and are closed to banned accounts. */
-const NEEDS_CONSENT = new Set<CommandName>(['portrait', 'restore', 'upscale', 'reroll', 'notthem']);
-
 /** The one entry point every front-end calls: a platform-neutral request in, a platform-neutral reply out. Never throws. */
 export interface CommandLayer {
   handle(request: Request): Promise<Reply>;
@@ -62,8 +59,8 @@ export function createCommandLayer(deps: CoreDeps): CommandLayer {
       try {
         const handler = HANDLERS[request.command];
         if (!handler) throw new AppError('UNKNOWN_COMMAND', 'unknown command');
-        const account = await resolveAccount(deps.db, { platform: request.platform, userId: request.user.id, displayName: request.user.displayName });
-        if (NEEDS_CONSENT.has(request.command)) {
+        const account = await deps.repos.accounts.resolve({ platform: request.platform, userId: request.user.id, displayName: request.user.displayName });
+        if (catalogEntry(request.command).needsConsent) {
           if (account.bannedAt) throw new AppError('BANNED', 'banned account');
           if (!account.consentedAt) return consentCard();
         }

@@ -1,9 +1,10 @@
-import type { LikenessSummary } from '../../db/jobs.repository.js';
-import type { Job, Result } from '../../db/schema.js';
 import { ERROR_CODES, type ErrorCode } from '../../errors.js';
 import type { StyleCatalog } from '../../gpu/styles.js';
+import { readParams, type LikenessSummary } from '../../jobs/job-params.js';
 import { messageFor } from './messages.js';
+import type { Job, Result } from './model.js';
 import { info, success, type Button, type Reply } from './reply.js';
+import { CANCELLED_TEXT, DONE_TEXT } from './status-text.js';
 
 /** Said of every memorial and restored image, in words as well as in the file's metadata. */
 export const RECONSTRUCTION_LABEL = 'AI reconstruction — not an original photograph';
@@ -11,7 +12,7 @@ const LOCAL_PREVIEW_NOTE = 'Local preview: made on the CPU without an AI model (
 
 /** "Working on it" for a job a worker has started. */
 export function progressReply(job: Job): Reply {
-  const what = { portrait: 'Making your portraits…', restore: 'Restoring your photo…', upscale: 'Making the 8K version…' }[job.kind];
+  const what = { portrait: '⏳ Making your portraits…', restore: '⏳ Restoring your photo…', upscale: '⏳ Making the 8K version…' }[job.kind];
   return info(what, { job: { id: job.id, position: 0, etaSeconds: 0 } });
 }
 
@@ -41,7 +42,7 @@ export function succeededReply(job: Job, results: readonly Result[], styles: Sty
     });
   }
   const style = styles.get(job.style ?? '')?.label ?? job.style ?? 'portrait';
-  const upscaleRow: Button[] = results.map((r) => ({ label: `U${r.variant + 1}`, command: 'upscale', target: r.id }));
+  const upscaleRow: Button[] = results.map((r) => ({ label: `U${r.variant + 1}`, command: 'upscale', target: r.id, variant: r.variant }));
   return success([`Here are your portraits (${style}). Pick a favourite for an 8K version.`, ...portraitLikenessLines(job, results), ...notes(job)].join('\n'), {
     ephemeral: privately,
     images: results.map((r) => ({ artifactKey: r.artifactKey, resultId: r.id, filename: `likeness-${job.id.slice(0, 8)}-${r.variant + 1}.jpg`, as: 'photo' })),
@@ -51,9 +52,8 @@ export function succeededReply(job: Job, results: readonly Result[], styles: Sty
 
 /** The likeness gate's summary of a job (see completeJob), when the job was measured. */
 function likenessSummary(job: Job): LikenessSummary | undefined {
-  const value = job.params.likeness as Partial<LikenessSummary> | undefined;
-  if (!value || typeof value.min !== 'number' || !Array.isArray(value.weak)) return undefined;
-  return { min: value.min, weak: value.weak.filter((v) => typeof v === 'number'), refunded: Number(value.refunded ?? 0), retries: Number(value.retries ?? 0) };
+  if (job.kind === 'upscale') return undefined;
+  return readParams(job.kind, job.params).likeness ?? undefined;
 }
 
 const credits = (n: number) => `${n} credit${n === 1 ? '' : 's'}`;
@@ -93,6 +93,14 @@ export function restoreLikenessLines(job: Job, result: Result | undefined): stri
 
 /** Why a job ended without results, in the words of the messages table (they say the credits were refunded). */
 export function failedReply(job: Job): Reply {
+  if (job.status === 'cancelled') return info(CANCELLED_TEXT);
   const code = (ERROR_CODES as readonly string[]).includes(job.errorCode ?? '') ? (job.errorCode as ErrorCode) : 'GPU_FAILED';
   return { text: messageFor(code), tone: 'error', code };
+}
+
+/** What a status should say once its job has ended, or undefined while it has not. */
+export function endedStatus(job: Job): Reply | undefined {
+  if (job.status === 'succeeded') return info(DONE_TEXT);
+  if (job.status === 'failed' || job.status === 'cancelled') return failedReply(job);
+  return undefined;
 }

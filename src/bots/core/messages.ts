@@ -62,16 +62,3 @@ export const CONSENT_TEXT = [
   '• Results are made by AI and are labelled as such.',
   '• Your photos are stripped of location data, kept only as long as needed, and /forget deletes everything.',
 ].join('\n');
-
-export const HELP_TEXT = [
-  'Likeness makes portraits from your photos.',
-  '/portrait [style] [prompt] — attach 1–4 photos with a clear face; you get 4 portraits.',
-  '/restore [colorize] — attach an old photo to restore it faithfully.',
-  '/styles — the styles you can ask for.',
-  '/credits — your balance and free credits left today.',
-  '/history — your recent requests.',
-  '/cancel — stop your requests that are waiting or in progress; their credits come back.',
-  '/forget — delete every photo, result and record of you.',
-  '/link — one account for Discord and Telegram: credits and history shared.',
-  'Pick a favourite portrait to get it in 8K.',
-].join('\n');

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors.js';
 import { SUBJECTS, type Style, type StyleCatalog, type Subject } from '../../gpu/styles.js';
+import { PROMPT_MAX as MAX_PROMPT } from '../../jobs/job-params.js';
 
 export interface PortraitOptions {
   style: Style;
@@ -7,8 +8,6 @@ export interface PortraitOptions {
   prompt?: string;
   seed?: number;
 }
-
-const MAX_PROMPT = 300;
 
 /** Pure: turns raw request options into portrait settings, or a BAD_OPTION / UNKNOWN_STYLE error. */
 export function parsePortraitOptions(options: Record<string, string | boolean | undefined>, styles: StyleCatalog): PortraitOptions {

@@ -3,9 +3,12 @@ import type { CommandName } from './request.js';
 
 /** A button: pressing it sends `command` with `target` back through the command layer. */
 export interface Button {
+  /** The core's words for it; an adapter may label by meaning instead (Telegram's ⭐1 for the first variant). */
   label: string;
   command: CommandName;
   target?: string;
+  /** The portrait (0-based) an upscale button picks. */
+  variant?: number;
 }
 
 /** An image to send; the adapter fetches the bytes from the artifact store and sizes them for its platform. */

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
-import { checkSubmission, createJobWithReservation } from '../../db/job-submission.repository.js';
-import { endJobWithRefund, getJob, recentMeanSeconds } from '../../db/jobs.repository.js';
-import type { Job } from '../../db/schema.js';
 import type { CommandContext } from './context.js';
+import type { Job } from './model.js';
 import { info } from './reply.js';
 import type { Reply } from './reply.js';
 import { estimateWaitSeconds, formatDuration } from './wait-estimate.js';
@@ -12,7 +10,8 @@ export interface JobSpec {
   kind: Job['kind'];
   idempotencyKey: string;
   price: number;
-  params: Record<string, unknown>;
+  /** Written through the kind's schema (`newParams`), so every default is in the row. */
+  params: object;
   style?: string;
   subject?: string;
   parentJobId?: string;
@@ -29,7 +28,7 @@ const meanCache = new Map<string, { at: number; seconds: number | undefined }>()
 async function meanSeconds(ctx: CommandContext, kind: Job['kind']): Promise<number> {
   const cached = meanCache.get(kind);
   if (!cached || Date.now() - cached.at > 30_000) {
-    meanCache.set(kind, { at: Date.now(), seconds: await recentMeanSeconds(ctx.deps.db, kind) });
+    meanCache.set(kind, { at: Date.now(), seconds: await ctx.deps.repos.jobs.recentMeanSeconds(kind) });
   }
   return meanCache.get(kind)?.seconds ?? DEFAULT_SECONDS[kind];
 }
@@ -44,7 +43,7 @@ async function queuedReply(ctx: CommandContext, job: Pick<Job, 'id' | 'kind'>, p
 
 /** A redelivered event: the first job's status, and nothing new. */
 async function answerExisting(ctx: CommandContext, jobId: string, describe: string): Promise<Reply> {
-  const job = await getJob(ctx.deps.db, jobId);
+  const job = await ctx.deps.repos.jobs.get(jobId);
   if (job?.status === 'queued') await ctx.deps.gpuQueue.enqueue(job.kind, job.id); // a no-op unless the first enqueue was lost
   if (job?.status === 'queued' || job?.status === 'running') return queuedReply(ctx, job, await ctx.deps.gpuQueue.position(job.id), describe);
   if (job?.status === 'succeeded') return info('That request is already done; the results were sent above.');
@@ -57,10 +56,10 @@ async function answerExisting(ctx: CommandContext, jobId: string, describe: stri
  * removed again when it says no.
  */
 export async function submitJob(ctx: CommandContext, spec: JobSpec): Promise<Reply> {
-  const { db, store, gpuQueue, config } = ctx.deps;
+  const { repos, store, gpuQueue, config } = ctx.deps;
   const rules = { freeDaily: config.credits.freeDaily, maxActiveJobs: config.credits.maxActiveJobsPerUser };
   // Refuse (or recognise a redelivery) before downloading anything.
-  const precheck = await checkSubmission(db, ctx.account.id, spec.idempotencyKey, spec.price, rules, ctx.now);
+  const precheck = await repos.submissions.check(ctx.account.id, spec.idempotencyKey, spec.price, rules, ctx.now);
   if (precheck.existingJobId) return answerExisting(ctx, precheck.existingJobId, spec.describe);
 
   const jobId = randomUUID();
@@ -69,8 +68,7 @@ export async function submitJob(ctx: CommandContext, spec: JobSpec): Promise<Rep
 
   let created: { jobId: string; duplicate: boolean };
   try {
-    created = await createJobWithReservation(
-      db,
+    created = await repos.submissions.create(
       {
         id: jobId,
         accountId: ctx.account.id,
@@ -101,7 +99,7 @@ export async function submitJob(ctx: CommandContext, spec: JobSpec): Promise<Rep
     position = await gpuQueue.enqueue(spec.kind, jobId);
   } catch (error) {
     // The queue is unreachable: undo the reservation so nothing is charged for a job that cannot run.
-    await endJobWithRefund(db, jobId, 'failed', 'SERVICE_UNAVAILABLE');
+    await repos.jobs.endWithRefund(jobId, 'failed', 'SERVICE_UNAVAILABLE');
     throw new AppError('SERVICE_UNAVAILABLE', 'could not enqueue', { retryable: true, cause: error });
   }
   ctx.logger.info({ jobId, kind: spec.kind, price: spec.price }, 'job queued');

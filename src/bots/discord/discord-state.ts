@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { createMemoryChatState, createRedisChatState, type ChatState } from '../core/chat-state.js';
+import { createRedisDeliverySteps, type DeliverySteps } from '../core/delivery-steps.js';
 
 /** An interaction's follow-up credentials and facts, as the deliverer needs them. */
 export interface InteractionFacts {
@@ -10,24 +10,13 @@ export interface InteractionFacts {
   token?: string;
 }
 
-/** A photo request that met the terms card: what "I agree" needs to run it after all. */
-export interface HeldRequest {
-  /** The slash command's interaction id: its event id, so agreeing twice still makes one job. */
-  eventId: string;
-  command: 'portrait' | 'restore';
-  options: Record<string, string | boolean | undefined>;
-  /** The attachments, by Discord CDN URL (they stay readable for hours); read again when it runs. */
-  attachments: Array<{ url: string; size: number; name: string; label: string }>;
-  private: boolean;
-}
-
 /**
  * What the Discord front-end shares between processes (the delivery may run in another process
  * than the one that received the interaction): each interaction's follow-up token, kept only
  * while Discord honours it, and which steps of a delivery are done. Tokens never go to Postgres
  * or the logs; everything here expires by itself.
  */
-export interface DiscordState extends ChatState<HeldRequest> {
+export interface DiscordState extends DeliverySteps {
   /** Keeps the token until `tokenExpiresAt` (epoch ms) and the other facts for a week. */
   rememberInteraction(interactionId: string, facts: Required<InteractionFacts>, tokenExpiresAt: number): Promise<void>;
   interaction(interactionId: string): Promise<InteractionFacts | undefined>;
@@ -80,23 +69,6 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
         if (!fields.applicationId) return undefined;
         return { applicationId: fields.applicationId, attachmentSizeLimit: Number(fields.attachmentSizeLimit), token: token ?? undefined };
       }),
-    ...guardedAll(createRedisChatState<HeldRequest>(redis, key)),
-  };
-}
-
-/** The same state in this process's memory, for unit tests. */
-export function createMemoryDiscordState(now: () => number = Date.now): DiscordState {
-  const interactions = new Map<string, { facts: Required<InteractionFacts>; tokenExpiresAt: number }>();
-  return {
-    async rememberInteraction(interactionId, facts, tokenExpiresAt) {
-      interactions.set(interactionId, { facts: { ...facts }, tokenExpiresAt });
-    },
-    async interaction(interactionId) {
-      const found = interactions.get(interactionId);
-      if (!found) return undefined;
-      const { token, ...rest } = found.facts;
-      return found.tokenExpiresAt > now() ? { ...rest, token } : rest;
-    },
-    ...createMemoryChatState<HeldRequest>(),
+    ...guardedAll(createRedisDeliverySteps(redis, key)),
   };
 }

@@ -1,7 +1,9 @@
 import { ButtonStyle, ComponentType, MessageFlags, type APIActionRowComponent, type APIButtonComponentWithCustomId } from 'discord.js';
+import { decodeButtonData, encodeButtonData, type ButtonPress } from '../core/button-data.js';
 import { COMMAND_CATALOG } from '../core/command-catalog.js';
 import type { Button, Reply } from '../core/reply.js';
-import { COMMANDS, type CommandName } from '../core/request.js';
+import type { ReactionIntent } from '../core/request-life.js';
+import type { CommandName } from '../core/request.js';
 
 /**
  * Pure translation between Discord's shapes and the command layer's: option values, button ids,
@@ -10,17 +12,14 @@ import { COMMANDS, type CommandName } from '../core/request.js';
 
 /** Discord caps a message at 2000 characters and a custom id at 100. */
 export const MAX_CONTENT = 2000;
-const MAX_CUSTOM_ID = 100;
 const MAX_LABEL = 80;
-const CUSTOM_ID_PREFIX = 'lk';
+/** `custom_id`: at most 100 characters (ASCII here, so bytes). */
+const CUSTOM_ID = { prefix: 'lk', maxBytes: 100 } as const;
 
 export const clip = (text: string, max = MAX_CONTENT): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** Slash command names → the command layer's. */
-export const SLASH_COMMANDS: ReadonlyMap<string, CommandName> = new Map(COMMAND_CATALOG.map((e) => [e.command, e.command]));
-
-/** Commands (typed or pressed) that queue GPU work: their follow-up token is kept for the delivery. */
-export const JOB_COMMANDS: ReadonlySet<CommandName> = new Set(['portrait', 'restore', 'upscale', 'reroll', 'notthem']);
+export const SLASH_COMMANDS: ReadonlyMap<string, CommandName> = new Map(COMMAND_CATALOG.filter((e) => e.typed && !e.textOnly).map((e) => [e.command, e.command]));
 
 /** How `results.platform_message_id` names a Discord message (snowflakes are unique across channels). */
 export const messageKey = (messageId: string): string => `discord:${messageId}`;
@@ -70,25 +69,11 @@ export function optionsFromSlash(command: CommandName, data: readonly OptionValu
 
 // ---------- buttons ----------
 
-/** A pressed button, decoded: the command, what it acts on, and who may press it. */
-export interface ButtonPress {
-  command: CommandName;
-  target?: string;
-  /** The Discord user the button belongs to; others get a short notice without any lookup. */
-  owner?: string;
-}
+export type { ButtonPress } from '../core/button-data.js';
 
 /** `lk|command|target|owner`: a uuid and a snowflake fit well within 100 characters. */
-export function encodeCustomId(button: Pick<Button, 'command' | 'target'>, owner?: string): string {
-  const id = `${CUSTOM_ID_PREFIX}|${button.command}|${button.target ?? ''}|${owner ?? ''}`;
-  return id.length <= MAX_CUSTOM_ID ? id : `${CUSTOM_ID_PREFIX}|${button.command}|${button.target ?? ''}|`; // the command layer still checks ownership
-}
-
-export function decodeCustomId(customId: string): ButtonPress | undefined {
-  const [prefix, command, target, owner] = customId.split('|');
-  if (prefix !== CUSTOM_ID_PREFIX || !command || !(COMMANDS as readonly string[]).includes(command)) return undefined;
-  return { command: command as CommandName, target: target || undefined, owner: owner || undefined };
-}
+export const encodeCustomId = (button: Pick<Button, 'command' | 'target'>, owner?: string): string => encodeButtonData(button, owner, CUSTOM_ID);
+export const decodeCustomId = (customId: string): ButtonPress | undefined => decodeButtonData(customId, CUSTOM_ID);
 
 function styleOf(command: CommandName): APIButtonComponentWithCustomId['style'] {
   if (command === 'forget' || command === 'notthem') return ButtonStyle.Danger;
@@ -149,13 +134,6 @@ export function mentioning(body: MessageBody, userId: string | undefined): Messa
 export const PICK_REACTIONS: readonly string[] = ['1️⃣', '2️⃣', '3️⃣', '4️⃣'];
 export const STAR_REACTION = '⭐';
 
-export type ReactionIntent =
-  | { kind: 'upscale'; variant: number }
-  | { kind: 'upscale-only' }
-  | { kind: 'reroll' }
-  | { kind: 'notthem' }
-  | { kind: 'delete' };
-
 /** Emoji arrive with or without the variation selector (U+FE0F); compare without it. */
 const bare = (emoji: string) => emoji.replace(/\uFE0F/g, '');
 
@@ -165,7 +143,7 @@ export function reactionIntent(emoji: string | null | undefined): ReactionIntent
   const e = bare(emoji);
   const pick = PICK_REACTIONS.findIndex((p) => bare(p) === e);
   if (pick >= 0) return { kind: 'upscale', variant: pick };
-  if (e === bare(STAR_REACTION)) return { kind: 'upscale-only' };
+  if (e === bare(STAR_REACTION)) return { kind: 'upscale' };
   if (e === bare('🔄')) return { kind: 'reroll' };
   if (e === bare('👎')) return { kind: 'notthem' };
   if (e === bare('❌')) return { kind: 'delete' };

@@ -5,13 +5,13 @@ import type { Redis } from 'ioredis';
 import type { App } from '../../app.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
-import type { Deliverer } from '../core/deliverer.js';
-import { createAckFirst } from './ack-first.js';
+import type { ChatPort, SignedLinks } from '../core/deliverer.js';
+import { createRequestLife } from '../core/request-life.js';
 import { attachmentPolicy, type AttachmentPolicy } from './attachments.js';
 import { createDiscordClient, createDiscordRest, type ShardingOptions } from './discord-client.js';
 import { safeDiscordError } from './discord-errors.js';
 import { createRedisDiscordState, type DiscordState } from './discord-state.js';
-import { createDiscordDeliverer, type SignedLinks } from './discord.deliverer.js';
+import { createDiscordChat } from './discord-chat.js';
 import { createInteractionAcknowledger } from './interaction-ack.js';
 import { createInteractionAnswer } from './interaction-answer.js';
 import { createInteractionCallbackPoster } from './interaction-callback.js';
@@ -27,14 +27,12 @@ export interface DiscordTuning extends ShardingOptions {
   downloadTimeoutMs: number;
   /** The longest `stop()` waits for interactions being handled (default 10 s). */
   drainMs: number;
-  /** Requests with photos handled at once, after the acknowledgements in flight (default 4; see ack-first.ts). */
-  photoConcurrency: number;
   /** Shared state; default Redis (the `redis` connection given). */
   state?: DiscordState;
 }
 
 export interface DiscordFrontendDeps {
-  app: Pick<App, 'commands' | 'styles' | 'database' | 'store'>;
+  app: Pick<App, 'commands' | 'styles' | 'store' | 'repos' | 'heldRequests' | 'intake'>;
   config: Pick<Config, 'discord' | 'attachmentHosts' | 'queuePrefix'>;
   logger: Logger;
   /** An ioredis connection for the follow-up tokens and delivery steps; the caller owns (and closes) it. */
@@ -49,7 +47,7 @@ export interface DiscordFrontend {
   /** The discord.js gateway client. */
   readonly client: Client;
   /** For the delivery worker: `new Map([['discord', frontend.deliverer]])`. Works without `start()` (REST only). */
-  readonly deliverer: Deliverer;
+  readonly deliverer: ChatPort;
   /** Connects to the gateway (URL from `GET /gateway/bot`) and resolves once every shard is ready. Registers no commands. */
   start(): Promise<void>;
   /** Disconnects from the gateway and waits for the interactions being handled. Deliveries keep working. */
@@ -70,8 +68,8 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
   if (!discord) throw new Error('DISCORD_TOKEN is not set');
   const { app } = deps;
   const logger = deps.logger.child({ platform: 'discord' });
-  const tuning: DiscordTuning = { allowPrivateAttachmentAddresses: false, downloadTimeoutMs: 30_000, drainMs: 10_000, photoConcurrency: 4, ...deps.tuning };
-  const ackFirst = createAckFirst({ concurrency: tuning.photoConcurrency });
+  const tuning: DiscordTuning = { allowPrivateAttachmentAddresses: false, downloadTimeoutMs: 30_000, drainMs: 10_000, ...deps.tuning };
+  const ackFirst = app.intake;
   const policy: AttachmentPolicy = attachmentPolicy(deps.config.attachmentHosts, {
     allowPrivateAddresses: tuning.allowPrivateAttachmentAddresses,
     timeoutMs: tuning.downloadTimeoutMs,
@@ -81,7 +79,8 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
   const client = createDiscordClient(discord, { shards: tuning.shards, shardCount: tuning.shardCount });
   // Deliveries have their own REST client: they go on after the gateway is closed (`stop()` forgets the client's token).
   const deliveryRest = createDiscordRest(discord);
-  const deliverer = createDiscordDeliverer({ rest: deliveryRest, store: app.store, state, links: deps.links, logger });
+  const deliverer = createDiscordChat({ rest: deliveryRest, store: app.store, state, policy, links: deps.links, logger });
+  const life = createRequestLife({ commands: app.commands, repos: app.repos, chat: deliverer, held: app.heldRequests, gate: app.intake, logger });
 
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
@@ -94,9 +93,9 @@ export function createDiscordFrontend(deps: DiscordFrontendDeps): DiscordFronten
   // Acknowledgements go out from the raw gateway packets, on their own lean HTTP client.
   const callbacks = createInteractionCallbackPoster(discord.apiBase);
   const acknowledger = createInteractionAcknowledger({ client, poster: callbacks, ackFirst, logger, accepting: () => !stopping });
-  const answering = createInteractionAnswer({ app, ackFirst, state });
-  const onInteraction = createInteractionHandler({ app, acknowledger, answering, policy, held: state, logger });
-  const onReaction = createReactionHandler({ app, client, answering, logger });
+  const answering = createInteractionAnswer({ life, gate: app.intake, state });
+  const onInteraction = createInteractionHandler({ app, acknowledger, answering, policy, logger });
+  const onReaction = createReactionHandler({ life, client });
 
   // ---------- wiring ----------
 

@@ -12,7 +12,7 @@ import {
 } from 'discord.js';
 import type { Logger } from '../../logger.js';
 import { messageFor } from '../core/messages.js';
-import type { AckFirst } from './ack-first.js';
+import type { IntakeGate } from '../core/intake-gate.js';
 import { safeDiscordError } from './discord-errors.js';
 import { decodeCustomId, type ButtonPress } from './discord-translation.js';
 import type { InteractionCallbackPoster } from './interaction-callback.js';
@@ -89,7 +89,7 @@ function acknowledgeThroughDiscordJs(interaction: Acknowledgeable, plan: AckPlan
 export interface InteractionAcknowledgerDeps {
   client: Client;
   poster: InteractionCallbackPoster;
-  ackFirst: AckFirst;
+  ackFirst: IntakeGate;
   logger: Logger;
   /** False while the front-end stops: nothing new is acknowledged then. */
   accepting: () => boolean;

@@ -11,11 +11,11 @@ import { COMMAND_CATALOG } from '../core/command-catalog.js';
 import { messageFor } from '../core/messages.js';
 import type { CommandName, PhotoSource, Request } from '../core/request.js';
 import { discordPhotoSource, type AttachmentPolicy } from './attachments.js';
-import type { DiscordState, HeldRequest } from './discord-state.js';
 import { safeDiscordError } from './discord-errors.js';
 import { optionsFromSlash, SLASH_COMMANDS } from './discord-translation.js';
 import { buttonAck, SLASH_ACK, type InteractionAcknowledger } from './interaction-ack.js';
-import { conversationOf, lazyChild, userOf, type InteractionAnswer } from './interaction-answer.js';
+import { lazyChild } from '../../lazy-child-logger.js';
+import { conversationOf, userOf, type InteractionAnswer } from './interaction-answer.js';
 import { photoOptionNames, styleSuggestions } from './slash-commands.js';
 
 /** The option names that carry photos, per command (`photo1`…`photo4`, `photo`). */
@@ -28,8 +28,6 @@ export interface InteractionHandlerDeps {
   acknowledger: InteractionAcknowledger;
   answering: InteractionAnswer;
   policy: AttachmentPolicy;
-  /** Where a first photo request waits while its person reads the terms. */
-  held: Pick<DiscordState, 'holdForConsent' | 'takeHeldForConsent'>;
   logger: Logger;
 }
 
@@ -40,21 +38,7 @@ export interface InteractionHandlerDeps {
  * autocomplete suggests styles. Never rejects: failures are logged.
  */
 export function createInteractionHandler(deps: InteractionHandlerDeps): (interaction: Interaction) => Promise<void> {
-  const { app, acknowledger, answering, policy, held, logger } = deps;
-
-  /** A held request as the command layer takes it, answered through `interaction` (the "I agree" press). */
-  function requestFromHeld(interaction: ButtonInteraction, request: HeldRequest): Request {
-    const photos = request.attachments.map((a) => discordPhotoSource({ url: a.url, size: a.size, name: a.name }, a.label, policy));
-    return {
-      platform: 'discord',
-      eventId: request.eventId,
-      user: userOf(interaction),
-      conversation: conversationOf(interaction, request.private),
-      command: request.command,
-      ...(photos.length > 0 ? { photos } : {}),
-      options: request.options,
-    };
-  }
+  const { app, acknowledger, answering, policy, logger } = deps;
 
   async function onSlash(interaction: ChatInputCommandInteraction): Promise<void> {
     const started = performance.now();
@@ -68,11 +52,10 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
       return;
     }
     const options = optionsFromSlash(command, interaction.options.data);
-    const attachments = (PHOTO_OPTIONS.get(command) ?? []).flatMap((name) => {
+    const photos: PhotoSource[] = (PHOTO_OPTIONS.get(command) ?? []).flatMap((name) => {
       const attachment = interaction.options.getAttachment(name);
-      return attachment ? [{ url: attachment.url, size: attachment.size, name: attachment.name, label: attachment.name || name }] : [];
+      return attachment ? [discordPhotoSource({ url: attachment.url, size: attachment.size, name: attachment.name }, attachment.name || name, policy)] : [];
     });
-    const photos: PhotoSource[] = attachments.map((a) => discordPhotoSource({ url: a.url, size: a.size, name: a.name }, a.label, policy));
     const request: Request = {
       platform: 'discord',
       eventId: interaction.id,
@@ -82,13 +65,7 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
       ...(photos.length > 0 ? { photos } : {}),
       options,
     };
-    const reply = await answering.answer(interaction, request, log);
-    // A first-time user met the terms card: once they agree, this request runs without being sent again.
-    if (reply?.code === 'CONSENT_REQUIRED' && attachments.length > 0 && (command === 'portrait' || command === 'restore')) {
-      await held
-        .holdForConsent(interaction.user.id, { eventId: interaction.id, command, options, attachments, private: request.conversation.private ?? false })
-        .catch((error: unknown) => log().warn({ err: safeDiscordError(error) }, 'could not keep the request for after the terms'));
-    }
+    await answering.answer(interaction, request, log);
   }
 
   async function onButton(interaction: ButtonInteraction): Promise<void> {
@@ -108,11 +85,8 @@ export function createInteractionHandler(deps: InteractionHandlerDeps): (interac
       command: press.command,
       ...(press.target ? { target: press.target } : {}),
     };
-    const reply = await answering.answer(interaction, request, log);
-    if (press.command !== 'consent' || !reply || reply.tone === 'error') return;
-    // The photo request that waited for the terms: its status replaces the "thank you" in place.
-    const waiting = await held.takeHeldForConsent(interaction.user.id).catch(() => undefined);
-    if (waiting) await answering.answer(interaction, requestFromHeld(interaction, waiting), log);
+    // The terms' "I agree" also runs the photo request that waited for them; its status replaces the "thank you" in place.
+    await answering.answer(interaction, request, log);
   }
 
   async function onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {

@@ -67,9 +67,9 @@ function ordered(options: APIApplicationCommandBasicOption[]): APIApplicationCom
   return [...options.filter((o) => o.required), ...options.filter((o) => !o.required)];
 }
 
-/** One slash command per catalog entry. */
+/** One slash command per typed catalog entry (buttons' commands and text-only ones are not slash commands). */
 export function slashCommandsFrom(catalog: readonly CatalogEntry[], styles: StyleCatalog): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  return catalog.map((entry) => {
+  return catalog.filter((entry) => entry.typed && !entry.textOnly).map((entry) => {
     const options: APIApplicationCommandOption[] = entry.subcommands
       ? entry.subcommands.map((sub) => ({
           type: ApplicationCommandOptionType.Subcommand,

@@ -4,7 +4,8 @@ import type { Api } from 'grammy';
 import { GrammyError } from 'grammy';
 import { AppError } from '../../errors.js';
 import { PLATFORM_RULES } from '../../images/index.js';
-import { readLimited } from '../core/photo-intake.js';
+import { readLimited } from '../../net/read-limited.js';
+import { safeDownload } from '../../net/safe-download.js';
 import type { PhotoSource } from '../core/request.js';
 import type { FileRef } from './update-translation.js';
 
@@ -41,6 +42,7 @@ export function telegramPhotoSource(deps: TelegramFileDeps, file: FileRef, label
   return {
     label,
     declaredBytes: file.size,
+    ref: { ...file },
     async read(maxBytes) {
       const limit = Math.min(maxBytes, deps.downloadLimit);
       if (file.size !== undefined && file.size > limit) throw tooLarge(limit);
@@ -56,27 +58,14 @@ export function telegramPhotoSource(deps: TelegramFileDeps, file: FileRef, label
   };
 }
 
-async function download(deps: TelegramFileDeps, filePath: string, limit: number): Promise<Buffer> {
-  const root = deps.apiRoot.replace(/\/+$/, '');
+/**
+ * Telegram serves files itself: from the API root's own host only, no redirect followed (it would
+ * carry the token-bearing request somewhere we did not choose), never quoting the URL in errors.
+ * A local Bot API server is the operator's own, usually on a private address.
+ */
+function download(deps: TelegramFileDeps, filePath: string, limit: number): Promise<Buffer> {
+  const root = new URL(deps.apiRoot);
   const path = filePath.split('/').map(encodeURIComponent).join('/');
-  let response: Response;
-  try {
-    // Telegram serves files itself; a redirect would carry the download (and its token-bearing
-    // request) somewhere we did not choose, possibly a private address, so none is followed.
-    response = await fetch(`${root}/file/bot${deps.token}/${path}`, { redirect: 'error', signal: AbortSignal.timeout(deps.downloadTimeoutMs ?? 60_000) });
-  } catch (error) {
-    // fetch's own errors may quote the URL: keep only what says why.
-    const code = (error as { cause?: { code?: string } }).cause?.code;
-    throw Object.assign(new Error(`Telegram file download failed (${code ?? (error as Error).name})`), code ? { code } : {});
-  }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new Error(`Telegram file download failed with HTTP ${response.status}`);
-  }
-  try {
-    return await readLimited(response.body, limit);
-  } catch (error) {
-    await response.body.cancel().catch(() => undefined);
-    throw error;
-  }
+  const policy = { hosts: [root.host], allowPrivateAddresses: isLocalApiServer(deps.apiRoot), timeoutMs: deps.downloadTimeoutMs ?? 60_000 };
+  return safeDownload(`${deps.apiRoot.replace(/\/+$/, '')}/file/bot${deps.token}/${path}`, limit, policy);
 }

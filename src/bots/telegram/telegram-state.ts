@@ -1,18 +1,8 @@
 import type { Message } from 'grammy/types';
 import type { createProducerConnection } from '../../jobs/redis.js';
-import { createMemoryChatState, createRedisChatState, type ChatState } from '../core/chat-state.js';
+import { createRedisDeliverySteps, type DeliverySteps } from '../core/delivery-steps.js';
 
 type Redis = ReturnType<typeof createProducerConnection>;
-
-/** A photo request that met the terms card: what "I agree" needs to run it after all. */
-export interface HeldRequest {
-  /** The original event id: pressing "I agree" twice still makes one job. */
-  eventId: string;
-  /** The message that carried the command (its caption or text). */
-  message: Message;
-  /** The messages whose photos it uses (the album, or the message itself). */
-  photos: Message[];
-}
 
 /** One message of an album (messages sharing a `media_group_id`), as received. */
 export interface AlbumPart {
@@ -25,7 +15,7 @@ export interface AlbumPart {
  * balancer spreads one chat's updates over several): which updates were handled, the parts of
  * albums being gathered, and which steps of a delivery are done. Everything expires by itself.
  */
-export interface TelegramState extends ChatState<HeldRequest> {
+export interface TelegramState extends DeliverySteps {
   /** True the first time an update id is seen (for a day); a redelivered update gets false. */
   firstSeen(updateId: number): Promise<boolean>;
   /** Lets an update that failed be handled again when Telegram redelivers it. */
@@ -66,41 +56,9 @@ export function createRedisTelegramState(redis: Redis, namespace: string): Teleg
     async albumParts(albumKey) {
       return (await redis.lrange(key('album', albumKey), 0, -1)).map((raw) => JSON.parse(raw) as AlbumPart);
     },
-    ...createRedisChatState<HeldRequest>(redis, key),
+    ...createRedisDeliverySteps(redis, key),
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },
-  };
-}
-
-/** The same state in this process's memory: for tests and a single long-polling process. */
-export function createMemoryTelegramState(): TelegramState {
-  const seen = new Set<number>();
-  const albums = new Map<string, AlbumPart[]>();
-  const claimed = new Set<string>();
-  return {
-    async firstSeen(updateId) {
-      if (seen.has(updateId)) return false;
-      seen.add(updateId);
-      return true;
-    },
-    async unsee(updateId) {
-      seen.delete(updateId);
-    },
-    async addAlbumPart(albumKey, part) {
-      const parts = albums.get(albumKey) ?? [];
-      parts.push(structuredClone(part));
-      albums.set(albumKey, parts);
-      return parts.length;
-    },
-    albumSize: async (albumKey) => albums.get(albumKey)?.length ?? 0,
-    async claimAlbum(albumKey) {
-      if (claimed.has(albumKey)) return false;
-      claimed.add(albumKey);
-      return true;
-    },
-    albumParts: async (albumKey) => albums.get(albumKey) ?? [],
-    ...createMemoryChatState<HeldRequest>(),
-    async close() {},
   };
 }

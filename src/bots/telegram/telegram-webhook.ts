@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BotError } from 'grammy';
 import type { Update } from 'grammy/types';
 import { readBody, respond, type RouteHandler } from '../../http/server.js';
-import { isChatGone } from './telegram.deliverer.js';
+import { isChatGone } from './telegram-chat.js';
 
 /** Constant-time comparison of the webhook secret header. */
 export function secretMatches(header: string | undefined, secret: string): boolean {

@@ -3,18 +3,18 @@ import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
 import { Bot, type Context, type GrammyError } from 'grammy';
 import type { App } from '../../app.js';
 import type { Config } from '../../config.js';
-import { getJob } from '../../db/jobs.repository.js';
 import type { HttpRouter, RouteHandler } from '../../http/server.js';
 import { createProducerConnection } from '../../jobs/redis.js';
 import type { Logger } from '../../logger.js';
-import type { Deliverer } from '../core/deliverer.js';
+import { textMenu } from '../core/command-catalog.js';
+import { UndeliverableError, type ChatPort, type SignedLinks } from '../core/deliverer.js';
+import { createRequestLife } from '../core/request-life.js';
 import { dropRedeliveredUpdates } from './redelivery-filter.js';
+import { createTelegramChat, isChatGone } from './telegram-chat.js';
 import { CLOUD_DOWNLOAD_LIMIT, CLOUD_UPLOAD_LIMIT, isLocalApiServer, LOCAL_SERVER_LIMIT, type TelegramFileDeps } from './telegram-files.js';
 import { createRedisTelegramState, type TelegramState } from './telegram-state.js';
-import { createTelegramDeliverer, isChatGone, type SignedLinks } from './telegram.deliverer.js';
 import { createWebhookRoute } from './telegram-webhook.js';
 import { createUpdateHandlers } from './update-handlers.js';
-import { COMMAND_MENU } from './update-translation.js';
 
 /** The updates the bot asks Telegram for: messages, button presses and reactions. */
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'message_reaction'] as const;
@@ -37,7 +37,7 @@ export interface TelegramTuning {
 }
 
 export interface TelegramFrontendDeps {
-  app: Pick<App, 'commands' | 'store' | 'styles' | 'database'>;
+  app: Pick<App, 'commands' | 'store' | 'styles' | 'repos' | 'heldRequests' | 'intake'>;
   config: Pick<Config, 'telegram' | 'redisUrl' | 'queuePrefix'>;
   logger: Logger;
   /** In webhook mode the webhook route is registered here. */
@@ -52,7 +52,7 @@ export interface TelegramFrontend {
   /** The grammY bot (its `api` has auto-retry installed). */
   readonly bot: Bot;
   /** For the delivery worker: `new Map([['telegram', frontend.deliverer]])`. */
-  readonly deliverer: Deliverer;
+  readonly deliverer: ChatPort;
   /** In webhook mode: the route Telegram posts updates to (already registered when `http` was given). */
   readonly webhook?: { path: string; handler: RouteHandler };
   /** Reads the bot's identity, sets the command menu, then polls (or registers the webhook). */
@@ -107,20 +107,23 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
     downloadLimit: tuning.downloadLimit ?? (localServer ? LOCAL_SERVER_LIMIT : CLOUD_DOWNLOAD_LIMIT),
   };
 
-  const deliverer = createTelegramDeliverer({
+  const deliverer = createTelegramChat({
     api,
     store: app.store,
-    state: shared,
-    jobInfo: (jobId) => getJob(app.database.db, jobId),
+    steps: shared,
+    files: fileDeps,
+    jobStatus: (jobId) => app.repos.jobs.get(jobId),
     documentLimit: tuning.documentLimit ?? (localServer ? LOCAL_SERVER_LIMIT : CLOUD_UPLOAD_LIMIT),
     links: deps.links,
     logger,
     chatActionEveryMs: tuning.chatActionEveryMs,
   });
+  const life = createRequestLife({ commands: app.commands, repos: app.repos, chat: deliverer, held: app.heldRequests, gate: app.intake, logger });
 
   const botUsername = () => bot.botInfo.username;
   const { onMessage, onCallback, onReaction, gatherer } = createUpdateHandlers({
-    app,
+    life,
+    styles: app.styles,
     api,
     state: shared,
     files: fileDeps,
@@ -138,7 +141,9 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
   bot.on('message_reaction', (ctx) => onReaction(ctx));
   /** One boundary for failed updates: a chat closed to the bot is expected, anything else is an error. */
   const logFailure = (error: unknown, updateId: number, chatId?: number) => {
-    if (isChatGone(error)) logger.info({ updateId, chatId, description: (error as GrammyError).description }, 'chat closed to the bot; update dropped');
+    if (isChatGone(error) || error instanceof UndeliverableError) {
+      logger.info({ updateId, chatId, description: (error as GrammyError).description ?? (error as Error).message }, 'chat closed to the bot; update dropped');
+    }
     else logger.error({ err: error, updateId, chatId }, 'telegram update failed');
   };
   bot.catch((error) => logFailure(error.error, error.ctx.update.update_id, error.ctx.chat?.id));
@@ -168,7 +173,7 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
     async start() {
       await bot.init();
       logger.info({ username: botUsername(), mode: webhook ? 'webhook' : 'polling', localServer }, 'telegram bot ready');
-      await api.setMyCommands(COMMAND_MENU).catch((error: unknown) => logger.warn({ err: error }, 'could not set the command menu'));
+      await api.setMyCommands(textMenu()).catch((error: unknown) => logger.warn({ err: error }, 'could not set the command menu'));
       if (telegram.webhookUrl) {
         await api.setWebhook(telegram.webhookUrl, { secret_token: telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] });
         return;

@@ -1,8 +1,8 @@
 import type { InlineKeyboardMarkup, Message, ReactionType } from 'grammy/types';
-import type { Conversation } from '../../db/schema.js';
-import { SUBJECTS } from '../../gpu/styles.js';
+import { decodeButtonData, encodeButtonData, type ButtonPress } from '../core/button-data.js';
+import type { Conversation } from '../core/model.js';
 import type { Button } from '../core/reply.js';
-import { COMMANDS, type CommandName } from '../core/request.js';
+import type { ReactionIntent } from '../core/request-life.js';
 
 /**
  * Pure translation between Telegram's shapes and the command layer's: command text, options,
@@ -33,62 +33,6 @@ export function isForBot(command: ParsedCommand, botUsername: string): boolean {
   return !command.mention || command.mention.toLowerCase() === botUsername.toLowerCase();
 }
 
-/** The Telegram command names people type, mapped to the command layer's. */
-export const TELEGRAM_COMMANDS: Readonly<Record<string, CommandName>> = {
-  start: 'start',
-  portrait: 'portrait',
-  restore: 'restore',
-  styles: 'styles',
-  credits: 'credits',
-  history: 'history',
-  cancel: 'cancel',
-  forget: 'forget',
-  help: 'help',
-  admin: 'admin',
-  link: 'link',
-};
-
-/** The menu set with `setMyCommands` (admin stays off it). */
-export const COMMAND_MENU = [
-  { command: 'portrait', description: 'Send 1–4 photos with this caption: /portrait [style] [prompt]' },
-  { command: 'restore', description: 'Send an old photo with this caption: /restore [colorize]' },
-  { command: 'styles', description: 'The styles you can ask for' },
-  { command: 'credits', description: 'Your balance and free credits left today' },
-  { command: 'history', description: 'Your recent requests' },
-  { command: 'cancel', description: 'Stop your requests in progress (refunded)' },
-  { command: 'forget', description: 'Delete every photo, result and record of you' },
-  { command: 'link', description: 'One account for Telegram and Discord: /link, or /link CODE' },
-  { command: 'help', description: 'What I can do' },
-  { command: 'start', description: 'The terms and a short guide' },
-] as const;
-
-/** Commands that take photos and queue GPU work. */
-export const PHOTO_COMMANDS = new Set<CommandName>(['portrait', 'restore']);
-
-/** `/portrait [me|someone|memorial] [style] [seed:N] [prompt…]` → options for the command layer. */
-export function portraitOptionsFromArgs(args: string, isStyle: (id: string) => boolean): Record<string, string | undefined> {
-  const words = args.split(/\s+/).filter(Boolean);
-  const options: Record<string, string | undefined> = {};
-  let used = 0;
-  for (const word of words) {
-    const lower = word.toLowerCase();
-    const seed = /^seed[:=](\d+)$/.exec(lower);
-    if (!options.subject && (SUBJECTS as readonly string[]).includes(lower)) options.subject = lower;
-    else if (!options.style && isStyle(lower)) options.style = lower;
-    else if (!options.seed && seed) options.seed = seed[1];
-    else break;
-    used += 1;
-  }
-  const prompt = words.slice(used).join(' ');
-  if (prompt) options.prompt = prompt;
-  return options;
-}
-
-/** `/restore colorize` (or colourise, color…) asks for colour. */
-export function restoreOptionsFromArgs(args: string): Record<string, boolean> {
-  return { colorize: /\bcolou?ri[sz]e\b|\bcolou?r\b/i.test(args) };
-}
-
 /** A photo or file attached to a message, as Telegram names it. */
 export interface FileRef {
   fileId: string;
@@ -116,7 +60,7 @@ export function conversationOf(message: Pick<Message, 'chat' | 'message_id' | 'm
     platform: 'telegram',
     chatId: String(message.chat.id),
     messageId: String(message.message_id),
-    threadId: message.is_topic_message && message.message_thread_id !== undefined ? String(message.message_thread_id) : undefined,
+    topicId: message.is_topic_message && message.message_thread_id !== undefined ? String(message.message_thread_id) : undefined,
     userId: message.from ? String(message.from.id) : undefined,
   };
 }
@@ -131,13 +75,13 @@ export const UPSCALE_REACTIONS: readonly string[] = ['❤', '🔥', '👍', '�
 export const NOT_THEM_REACTION = '👎';
 
 /** What a reaction change asks for: only a newly added emoji counts; removing one asks nothing. */
-export function reactionIntent(oldReaction: readonly ReactionType[], newReaction: readonly ReactionType[]): 'upscale' | 'notthem' | undefined {
+export function reactionIntent(oldReaction: readonly ReactionType[], newReaction: readonly ReactionType[]): ReactionIntent | undefined {
   const emojis = (list: readonly ReactionType[]) => list.flatMap((r) => (r.type === 'emoji' ? [r.emoji.replace(/\uFE0F/g, '')] : []));
   const before = new Set(emojis(oldReaction));
   for (const emoji of emojis(newReaction)) {
     if (before.has(emoji)) continue;
-    if (UPSCALE_REACTIONS.includes(emoji)) return 'upscale';
-    if (emoji === NOT_THEM_REACTION) return 'notthem';
+    if (UPSCALE_REACTIONS.includes(emoji)) return { kind: 'upscale' };
+    if (emoji === NOT_THEM_REACTION) return { kind: 'notthem' };
   }
   return undefined;
 }
@@ -145,35 +89,14 @@ export function reactionIntent(oldReaction: readonly ReactionType[], newReaction
 /** How a result's message is recorded (`results.platform_message_id`): Telegram message ids are per chat. */
 export const messageKey = (chatId: number | string, messageId: number | string): string => `tg:${chatId}:${messageId}`;
 
-/** Telegram allows at most 64 bytes of callback data. */
-const MAX_CALLBACK_BYTES = 64;
+/** Callback data: at most 64 bytes (Bot API, InlineKeyboardButton.callback_data). */
+const BUTTON_DATA = { maxBytes: 64 } as const;
 
-/** A pressed button, decoded: the command, what it acts on, and who may press it. */
-export interface ButtonPress {
-  command: CommandName;
-  target?: string;
-  /** The Telegram user the button belongs to; others are turned away without a lookup. */
-  owner?: string;
-}
+export const encodeButton = (button: Pick<Button, 'command' | 'target'>, owner?: string): string => encodeButtonData(button, owner, BUTTON_DATA);
+export const decodeButton = (data: string | undefined): ButtonPress | undefined => decodeButtonData(data, BUTTON_DATA);
 
-/** `command|target|owner`: a uuid target and a user id fit well within the 64 bytes. */
-export function encodeButton(button: Pick<Button, 'command' | 'target'>, owner?: string): string {
-  const data = `${button.command}|${button.target ?? ''}|${owner ?? ''}`;
-  if (Buffer.byteLength(data) <= MAX_CALLBACK_BYTES) return data;
-  return `${button.command}|${button.target ?? ''}|`; // the command layer still checks ownership
-}
-
-export function decodeButton(data: string | undefined): ButtonPress | undefined {
-  const [command, target, owner] = (data ?? '').split('|');
-  if (!command || !(COMMANDS as readonly string[]).includes(command)) return undefined;
-  return { command: command as CommandName, target: target || undefined, owner: owner || undefined };
-}
-
-/** Telegram's labels for the command layer's buttons: U1–U4 become ⭐1–⭐4. */
-export function buttonLabel(button: Button): string {
-  const upscale = /^U(\d)$/.exec(button.label);
-  return upscale ? `⭐${upscale[1]}` : button.label;
-}
+/** Telegram's labels for the command layer's buttons: a pick of portrait N reads ⭐N. */
+export const buttonLabel = (button: Button): string => (button.variant === undefined ? button.label : `⭐${button.variant + 1}`);
 
 /** The command layer's buttons as an inline keyboard. */
 export function inlineKeyboardOf(buttons: Button[][] | undefined, owner?: string): InlineKeyboardMarkup | undefined {
@@ -181,3 +104,8 @@ export function inlineKeyboardOf(buttons: Button[][] | undefined, owner?: string
   if (rows.length === 0) return undefined;
   return { inline_keyboard: rows.map((row) => row.map((b) => ({ text: buttonLabel(b), callback_data: encodeButton(b, owner) }))) };
 }
+
+/** In chats where Telegram tells the bot about reactions, they work as well as the buttons. */
+export const REACTION_HINT = 'Or react ❤ to a portrait for its 8K version, 👎 if they do not look like the person.';
+
+export const PHOTO_HINT = 'To make portraits, send 1–4 photos with the caption /portrait (optionally a style, e.g. /portrait noir). /help shows everything.';

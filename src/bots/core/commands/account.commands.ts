@@ -1,18 +1,14 @@
-import { recordConsent } from '../../../db/accounts.repository.js';
-import { utcDay } from '../../../db/credit-rules.js';
-import { forgetAccount } from '../../../db/forget.repository.js';
-import { activeJobsOf, endJobWithRefund, recentJobsOf } from '../../../db/jobs.repository.js';
-import { currentBalance } from '../../../db/ledger.repository.js';
-import { markDetachedJobsPurged } from '../../../db/retention.repository.js';
 import { eraseJobFiles } from '../../../storage/job-artifacts.js';
+import { helpText } from '../command-catalog.js';
 import type { CommandHandler } from '../context.js';
-import { CONSENT_TEXT, HELP_TEXT } from '../messages.js';
+import { utcDay } from '../credit-rules.js';
+import { CONSENT_TEXT } from '../messages.js';
 import { info, success } from '../reply.js';
 
 /** /credits: what can be spent now, and what things cost. */
 export const creditsCommand: CommandHandler = async (ctx) => {
   const { credits } = ctx.deps.config;
-  const balance = await currentBalance(ctx.deps.db, ctx.account.id, credits.freeDaily, utcDay(ctx.now));
+  const balance = await ctx.deps.repos.ledger.balance(ctx.account.id, credits.freeDaily, utcDay(ctx.now));
   const p = credits.prices;
   return info(
     [
@@ -27,7 +23,7 @@ const STATUS_WORDS = { queued: 'waiting', running: 'in progress', succeeded: 'do
 
 /** /history: the last few requests. */
 export const historyCommand: CommandHandler = async (ctx) => {
-  const recent = await recentJobsOf(ctx.deps.db, ctx.account.id, 10);
+  const recent = await ctx.deps.repos.jobs.recentOf(ctx.account.id, 10);
   if (recent.length === 0) return info('No requests yet. Send /portrait with a photo to start.', { ephemeral: true });
   const lines = recent.map((job) => {
     const when = job.createdAt.toISOString().slice(0, 16).replace('T', ' ');
@@ -39,13 +35,13 @@ export const historyCommand: CommandHandler = async (ctx) => {
 
 /** /cancel: every request that has not finished is cancelled and refunded, running ones too. */
 export const cancelCommand: CommandHandler = async (ctx) => {
-  const active = await activeJobsOf(ctx.deps.db, ctx.account.id);
+  const active = await ctx.deps.repos.jobs.activeOf(ctx.account.id);
   let cancelled = 0;
   let refunded = 0;
   for (const job of active) {
     if (job.status === 'queued') await ctx.deps.gpuQueue.remove(job.id);
     // The status update decides the race with a worker: a job that finished first is not cancelled.
-    const credits = await endJobWithRefund(ctx.deps.db, job.id, 'cancelled', null);
+    const credits = await ctx.deps.repos.jobs.endWithRefund(job.id, 'cancelled', null);
     if (credits === undefined) continue;
     cancelled += 1;
     refunded += credits;
@@ -64,10 +60,10 @@ export const forgetCommand: CommandHandler = async (ctx) => {
       buttons: [[{ label: 'Delete everything', command: 'forget', target: 'confirm' }]],
     });
   }
-  const { db, store, gpuQueue } = ctx.deps;
+  const { repos, store, gpuQueue } = ctx.deps;
   // The root logger: the request's child logger carries the chat and event ids this is about to erase.
   const logger = ctx.deps.logger;
-  const outcome = await forgetAccount(db, ctx.account.id);
+  const outcome = await repos.forget.forget(ctx.account.id);
   // Cancelled in the database already (a worker that picks one up skips it); this tidies the queue
   // and stops the ones being made.
   await Promise.all(outcome.cancelledJobIds.map((id) => gpuQueue.remove(id).catch(() => false)));
@@ -75,7 +71,7 @@ export const forgetCommand: CommandHandler = async (ctx) => {
   try {
     await eraseJobFiles(store, outcome.jobIds);
     // Stopped jobs stay unmarked: the retention run sweeps their folders again once their workers are done.
-    await markDetachedJobsPurged(db, outcome.jobIds.filter((id) => !outcome.stoppedJobIds.includes(id)));
+    await repos.forget.markFilesErased(outcome.jobIds.filter((id) => !outcome.stoppedJobIds.includes(id)));
   } catch (error) {
     // The rows are gone and the jobs unmarked: the next retention run deletes what is left.
     logger.warn({ err: error, jobs: outcome.jobIds.length }, 'account forgotten; some stored files are left for the retention run');
@@ -91,18 +87,18 @@ export const stylesCommand: CommandHandler = async (ctx) => {
   return info(['Styles:', ...lines].join('\n'), { ephemeral: true });
 };
 
-export const helpCommand: CommandHandler = async () => info(HELP_TEXT, { ephemeral: true });
+export const helpCommand: CommandHandler = async () => info(helpText(), { ephemeral: true });
 
 /** The consent card's "I agree". */
 export const consentCommand: CommandHandler = async (ctx) => {
-  await recordConsent(ctx.deps.db, ctx.account.id, ctx.now);
+  await ctx.deps.repos.accounts.recordConsent(ctx.account.id, ctx.now);
   return success('Thank you. Send /portrait with 1–4 photos to begin.', { ephemeral: true });
 };
 
 /** /start: the consent card with the help under it for a newcomer; just the help once they agreed. */
 export const startCommand: CommandHandler = async (ctx) => {
-  if (ctx.account.consentedAt) return info(HELP_TEXT, { ephemeral: true });
-  return info(`${CONSENT_TEXT}\n\n${HELP_TEXT}`, { ephemeral: true, buttons: [[{ label: 'I agree', command: 'consent' }]] });
+  if (ctx.account.consentedAt) return info(helpText(), { ephemeral: true });
+  return info(`${CONSENT_TEXT}\n\n${helpText()}`, { ephemeral: true, buttons: [[{ label: 'I agree', command: 'consent' }]] });
 };
 
 export const consentCard = () =>

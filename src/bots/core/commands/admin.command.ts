@@ -1,9 +1,6 @@
-import { resolveAccount, setBanned } from '../../../db/accounts.repository.js';
-import { grantCredits } from '../../../db/ledger.repository.js';
-import { likenessAgreement, type LikenessAgreement } from '../../../db/likeness.repository.js';
-import { usageReport, type UsageLine, type UsageReport } from '../../../db/usage.repository.js';
 import { AppError } from '../../../errors.js';
 import type { CommandHandler } from '../context.js';
+import type { LikenessAgreement, UsageLine, UsageReport } from '../repositories.js';
 import { info, success } from '../reply.js';
 import type { Platform } from '../request.js';
 
@@ -64,21 +61,21 @@ export const adminCommand: CommandHandler = async (ctx) => {
     ctx.logger.info({ admin, action: 'stats', days: parsed.days }, 'admin action');
     // Whole UTC days: "7 days" is today and the six before it.
     const since = new Date(Date.UTC(ctx.now.getUTCFullYear(), ctx.now.getUTCMonth(), ctx.now.getUTCDate() - (parsed.days - 1)));
-    const [usage, agreement] = await Promise.all([usageReport(deps.db, since), likenessAgreement(deps.db, since, deps.config.likeness?.min)]);
+    const [usage, agreement] = await Promise.all([deps.repos.reports.usage(since), deps.repos.reports.likenessAgreement(since, deps.config.likeness?.min)]);
     return info([formatUsageReport(usage, parsed.days), formatAgreement(agreement)].join('\n'), { ephemeral: true });
   }
   const name = `${parsed.user.platform}:${parsed.user.userId}`;
-  const account = await resolveAccount(deps.db, parsed.user);
+  const account = await deps.repos.accounts.resolve(parsed.user);
   ctx.logger.info({ admin, action: parsed.action, user: name, ...(parsed.action === 'grant' ? { amount: parsed.amount } : {}) }, 'admin action');
   switch (parsed.action) {
     case 'grant':
-      await grantCredits(deps.db, account.id, parsed.amount, `admin ${request.platform}:${request.user.id}`);
+      await deps.repos.ledger.grant(account.id, parsed.amount, `admin ${request.platform}:${request.user.id}`);
       return success(`${parsed.amount > 0 ? 'Granted' : 'Removed'} ${Math.abs(parsed.amount)} credits ${parsed.amount > 0 ? 'to' : 'from'} ${name}.`, { ephemeral: true });
     case 'ban':
-      await setBanned(deps.db, account.id, true, parsed.reason);
+      await deps.repos.accounts.setBanned(account.id, true, parsed.reason);
       return success(`${name} is banned.`, { ephemeral: true });
     case 'unban':
-      await setBanned(deps.db, account.id, false);
+      await deps.repos.accounts.setBanned(account.id, false);
       return success(`${name} is no longer banned.`, { ephemeral: true });
   }
 };

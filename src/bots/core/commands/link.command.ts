@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import { createLinkCode, redeemLinkCode } from '../../../db/link.repository.js';
 import { AppError } from '../../../errors.js';
 import type { CommandHandler } from '../context.js';
 import { info, success } from '../reply.js';
@@ -32,7 +31,7 @@ export const linkCommand: CommandHandler = async (ctx) => {
   const typed = String(ctx.request.options?.code ?? '').trim();
   if (!typed) {
     const code = newLinkCode();
-    await createLinkCode(ctx.deps.db, ctx.account.id, code, new Date(ctx.now.getTime() + LINK_CODE_TTL_MS));
+    await ctx.deps.repos.links.createCode(ctx.account.id, code, new Date(ctx.now.getTime() + LINK_CODE_TTL_MS));
     ctx.logger.info({ accountId: ctx.account.id }, 'link code issued');
     return info(
       [
@@ -45,7 +44,7 @@ export const linkCommand: CommandHandler = async (ctx) => {
   }
   const code = normalizeLinkCode(typed);
   if (!code) throw new AppError('LINK_CODE_INVALID', 'malformed link code');
-  const outcome = await redeemLinkCode(ctx.deps.db, code, ctx.account.id, ctx.now);
+  const outcome = await ctx.deps.repos.links.redeem(code, ctx.account.id, ctx.now);
   switch (outcome.status) {
     case 'invalid':
       throw new AppError('LINK_CODE_INVALID', 'unknown, used or expired link code');

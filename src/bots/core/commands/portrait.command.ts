@@ -1,10 +1,11 @@
+import { newParams, PORTRAIT_VARIANTS } from '../../../jobs/job-params.js';
 import { inputKey } from '../../../storage/artifact-store.js';
 import type { CommandHandler } from '../context.js';
 import { severalFacesNote } from '../messages.js';
 import { checkFaces, takePhotos, type FaceCount } from '../photo-intake.js';
 import { parsePortraitOptions, randomSeed } from '../portrait-options.js';
 import { submitJob } from '../submit-job.js';
-import { eventKey, VARIANTS } from './shared.js';
+import { eventKey } from './shared.js';
 
 export const MAX_PORTRAIT_PHOTOS = 4;
 
@@ -20,8 +21,8 @@ export const portraitCommand: CommandHandler = async (ctx) => {
     price: config.credits.prices.portrait,
     style: options.style.id,
     subject: options.subject,
-    params: { variants: VARIANTS, seed: options.seed ?? randomSeed(), identityStrength: options.style.identityStrength, prompt: options.prompt },
-    describe: `Making ${VARIANTS} portraits in the ${options.style.label} style`,
+    params: newParams('portrait', { seed: options.seed ?? randomSeed(), identityStrength: options.style.identityStrength, prompt: options.prompt }),
+    describe: `Making ${PORTRAIT_VARIANTS} portraits in the ${options.style.label} style`,
     prepareInputs: async (jobId) => {
       const normalized = await takePhotos(photos, { ...config.photos, maxPhotos: MAX_PORTRAIT_PHOTOS });
       // Before anything is stored or reserved: a photo without a face is refused for free.

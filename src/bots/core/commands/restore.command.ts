@@ -1,11 +1,9 @@
+import { newParams } from '../../../jobs/job-params.js';
 import { inputKey } from '../../../storage/artifact-store.js';
 import type { CommandHandler } from '../context.js';
 import { takePhotos } from '../photo-intake.js';
 import { submitJob } from '../submit-job.js';
 import { eventKey } from './shared.js';
-
-/** High fidelity keeps a loved one's face their own; restoration must not invent a new person. */
-const RESTORE_FIDELITY = 0.9;
 
 /** /restore: one old photo → restored (optionally colorized), sent beside the original. */
 export const restoreCommand: CommandHandler = async (ctx) => {
@@ -15,7 +13,7 @@ export const restoreCommand: CommandHandler = async (ctx) => {
     kind: 'restore',
     idempotencyKey: eventKey(ctx.request),
     price: config.credits.prices.restore,
-    params: { colorize, fidelity: RESTORE_FIDELITY },
+    params: newParams('restore', { colorize }),
     describe: colorize ? 'Restoring and colorizing your photo' : 'Restoring your photo',
     prepareInputs: async (jobId) => {
       const [bytes] = await takePhotos(ctx.request.photos ?? [], { ...config.photos, maxPhotos: 1 });

@@ -1,10 +1,6 @@
 import { AppError } from '../../../errors.js';
+import type { Account, Job } from '../model.js';
 import type { Request } from '../request.js';
-
-/** Portraits come in sets of four: one credit each by default. */
-export const VARIANTS = 4;
-/** The 8K long edge. */
-export const UPSCALE_LONG_EDGE = 7680;
 
 /** The idempotency key of the job a request makes: the platform's own event id. */
 export const eventKey = (request: Request): string => `${request.platform}:${request.eventId}`;
@@ -16,4 +12,12 @@ export function requireTarget(request: Request, notFound: 'RESULT_NOT_FOUND' | '
   const target = request.target?.trim();
   if (!target || !UUID.test(target)) throw new AppError(notFound, 'missing or malformed target');
   return target.toLowerCase();
+}
+
+/** Whether the job is the account's: the one ownership rule, for buttons, reactions and commands alike. */
+export const isOwner = (account: Pick<Account, 'id'> | undefined, job: Pick<Job, 'accountId'>): boolean => account !== undefined && job.accountId === account.id;
+
+/** Refuses with NOT_YOURS unless the job is the account's. */
+export function requireOwner(account: Pick<Account, 'id'>, job: Pick<Job, 'accountId'>): void {
+  if (!isOwner(account, job)) throw new AppError('NOT_YOURS', 'job belongs to someone else');
 }

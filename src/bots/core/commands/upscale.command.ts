@@ -1,23 +1,23 @@
 import { AppError } from '../../../errors.js';
-import { getResultWithJob } from '../../../db/results.repository.js';
-import { getJobByKey } from '../../../db/jobs.repository.js';
+import { newParams } from '../../../jobs/job-params.js';
 import type { CommandHandler } from '../context.js';
 import { submitJob } from '../submit-job.js';
-import { eventKey, requireTarget, UPSCALE_LONG_EDGE } from './shared.js';
+import { eventKey, requireOwner, requireTarget } from './shared.js';
 
 /** Upscale a favourite to 8K. One upscale per result: picking the same favourite twice never charges twice. */
 export const upscaleCommand: CommandHandler = async (ctx) => {
+  const { repos, store } = ctx.deps;
   const resultId = requireTarget(ctx.request, 'RESULT_NOT_FOUND');
-  const found = await getResultWithJob(ctx.deps.db, resultId);
+  const found = await repos.results.withJob(resultId);
   if (!found) throw new AppError('RESULT_NOT_FOUND', 'no such result');
-  if (found.job.accountId !== ctx.account.id) throw new AppError('NOT_YOURS', 'result belongs to someone else');
+  requireOwner(ctx.account, found.job);
   if (found.job.kind === 'upscale') throw new AppError('BAD_OPTION', 'already upscaled', { details: { reason: 'That picture is already the 8K version.' } });
   // Retention deletes results after OUTPUT_RETENTION_DAYS (the row stays, marked): refuse before anything is reserved.
-  if (found.result.purgedAt || !(await ctx.deps.store.exists(found.result.artifactKey))) throw new AppError('RESULT_EXPIRED', 'result image deleted');
+  if (found.result.purgedAt || !(await store.exists(found.result.artifactKey))) throw new AppError('RESULT_EXPIRED', 'result image deleted');
 
   // A failed earlier upscale of this result may be tried again, under this event's own key.
   const perResult = `upscale:${resultId}`;
-  const earlier = await getJobByKey(ctx.deps.db, perResult);
+  const earlier = await repos.jobs.getByKey(perResult);
   const retry = earlier && (earlier.status === 'failed' || earlier.status === 'cancelled');
   return submitJob(ctx, {
     kind: 'upscale',
@@ -26,7 +26,7 @@ export const upscaleCommand: CommandHandler = async (ctx) => {
     parentJobId: found.job.id,
     style: found.job.style ?? undefined,
     subject: found.job.subject ?? undefined,
-    params: { resultId, variant: found.result.variant, targetLongEdge: UPSCALE_LONG_EDGE },
+    params: newParams('upscale', { resultId, variant: found.result.variant }),
     describe: `Making the 8K version of portrait ${found.result.variant + 1}`,
     prepareInputs: async () => [found.result.artifactKey],
   });

@@ -1,30 +1,31 @@
 import { createHash } from 'node:crypto';
 import { Routes, type APIMessage, type RawFile, type REST } from 'discord.js';
-import type { Conversation } from '../../db/schema.js';
-import { encodeToFit, LIKENESS_CREDIT, PLATFORM_RULES } from '../../images/index.js';
+import { PLATFORM_RULES } from '../../images/index.js';
 import type { Logger } from '../../logger.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
-import type { Deliverer, SignedLinks } from '../core/deliverer.js';
-import type { Reply, ReplyImage } from '../core/reply.js';
+import { UndeliverableError, type ChatPort, type SignedLinks } from '../core/deliverer.js';
+import type { Conversation } from '../core/model.js';
+import { info, type Reply, type ReplyImage } from '../core/reply.js';
+import { PROVENANCE_LINE } from '../core/status-text.js';
+import { fitForUpload } from '../core/upload-fit.js';
+import { discordPhotoSource, type AttachmentPolicy } from './attachments.js';
 import { isClosedToBot, isMessageGone, isTokenExpired, safeDiscordError } from './discord-errors.js';
 import type { DiscordState, InteractionFacts } from './discord-state.js';
 import { mentioning, messageBody, messageKey, pickReactionsFor, reactionRouteEmoji, type MessageBody } from './discord-translation.js';
 
-export type { SignedLinks } from '../core/deliverer.js';
-
-export interface DiscordDelivererDeps {
+export interface DiscordChatDeps {
   /** REST with the bot token; interaction webhooks are called without it. */
   rest: REST;
   store: Pick<ArtifactStore, 'get'>;
   state: Pick<DiscordState, 'interaction' | 'deliverySteps' | 'recordDeliveryStep' | 'forgetDeliverySteps'>;
+  /** Where held photos are read from again. */
+  policy: AttachmentPolicy;
   links?: SignedLinks;
   logger: Logger;
 }
 
-/** What every status message says once the results are posted. */
-export const DONE_TEXT = '✅ Done — the results are below.';
-/** Beside every file: what the file's own metadata also says. */
-export const CREDIT_LINE = `-# 🤖 ${LIKENESS_CREDIT}. The file's metadata says so too.`;
+/** Beside every file: what the file's own metadata also says (small print). */
+export const CREDIT_LINE = `-# ${PROVENANCE_LINE}`;
 
 /** Room left under the upload limit for the rest of the request (JSON payload, multipart framing). */
 const UPLOAD_OVERHEAD = 256 * 1024;
@@ -38,6 +39,8 @@ interface Posted {
   channelId: string;
   messageId: string;
   ephemeral: boolean;
+  /** It went to the requester's DMs, not the conversation. */
+  direct: boolean;
 }
 
 interface PreparedFiles {
@@ -49,10 +52,8 @@ interface PreparedFiles {
 /** A nonce Discord uses to drop a repeated channel message (`enforce_nonce`): the same job step gives the same nonce. */
 const nonceOf = (jobId: string, step: string) => createHash('sha256').update(`${jobId}:${step}`).digest('base64url').slice(0, 25);
 
-const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-
 /**
- * The Discord deliverer. Within the interaction's 15 minutes it answers through the interaction
+ * Discord as the command layer reaches it. Within the interaction's 15 minutes it answers through the interaction
  * (status edits on the deferred reply, results as a follow-up: ephemeral for private jobs);
  * later, or once Discord says the token is spent, it posts as the bot in the channel, mentioning
  * the requester, and in a DM when the channel is closed to it (private jobs only ever go by DM).
@@ -61,11 +62,11 @@ const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
  * Steps already done are recorded, so a retried delivery resumes instead of posting twice; 429s
  * are waited out by discord.js's REST client. Errors thrown carry no token.
  */
-export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
+export function createDiscordChat(deps: DiscordChatDeps): ChatPort {
   const { rest, logger } = deps;
 
   async function facts(conversation: Conversation): Promise<InteractionFacts | undefined> {
-    return conversation.threadId ? deps.state.interaction(conversation.threadId) : undefined;
+    return conversation.interactionId ? deps.state.interaction(conversation.interactionId) : undefined;
   }
 
   async function send(destination: Destination, conversation: Conversation, body: MessageBody, files: RawFile[], nonce: string): Promise<Posted> {
@@ -76,7 +77,7 @@ export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
         auth: false,
         query: new URLSearchParams({ wait: 'true' }),
       })) as APIMessage;
-      return { channelId: message.channel_id, messageId: message.id, ephemeral: destination.ephemeral };
+      return { channelId: message.channel_id, messageId: message.id, ephemeral: destination.ephemeral, direct: false };
     }
     let channelId = destination.kind === 'channel' ? destination.channelId : undefined;
     if (!channelId) {
@@ -90,7 +91,7 @@ export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
       body: { ...mentioning(body, mention), ...replyTo, nonce, enforce_nonce: true },
       files,
     })) as APIMessage;
-    return { channelId: message.channel_id, messageId: message.id, ephemeral: false };
+    return { channelId: message.channel_id, messageId: message.id, ephemeral: false, direct: destination.kind === 'dm' };
   }
 
   /** The destinations to try, in order. */
@@ -112,15 +113,15 @@ export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
   ): Promise<Posted | undefined> {
     const done = (await deps.state.deliverySteps(jobId))[step];
     if (done) {
-      const [channelId, messageId, ephemeral] = done.split(':');
-      return { channelId: channelId!, messageId: messageId!, ephemeral: ephemeral === 'e' };
+      const [channelId, messageId, how] = done.split(':');
+      return { channelId: channelId!, messageId: messageId!, ephemeral: how === 'e', direct: how === 'd' };
     }
     for (const destination of destinations(conversation, interaction)) {
       const limit = destination.kind === 'dm' ? Math.min(DM_UPLOAD_LIMIT, interaction?.attachmentSizeLimit ?? DM_UPLOAD_LIMIT) : (interaction?.attachmentSizeLimit ?? PLATFORM_RULES.discordAttachment.maxBytes);
       const { body, files } = await build(limit);
       try {
         const posted = await send(destination, conversation, body, files, nonceOf(jobId, step));
-        await deps.state.recordDeliveryStep(jobId, step, `${posted.channelId}:${posted.messageId}:${posted.ephemeral ? 'e' : 'p'}`);
+        await deps.state.recordDeliveryStep(jobId, step, `${posted.channelId}:${posted.messageId}:${posted.ephemeral ? 'e' : posted.direct ? 'd' : 'p'}`);
         logger.info({ jobId, step, destination: destination.kind, files: files.length, bytes: files.reduce((n, f) => n + byteLength(f.data), 0) }, 'discord message posted');
         return posted;
       } catch (error) {
@@ -144,24 +145,9 @@ export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
     const budget = Math.max(64 * 1024, Math.floor((limit - UPLOAD_OVERHEAD) / Math.max(1, images.length)));
     const prepared: PreparedFiles = { files: [], notes: [] };
     for (const image of images) {
-      const bytes = await deps.store.get(image.artifactKey);
-      if (bytes.byteLength <= budget) {
-        prepared.files.push({ name: image.filename, data: bytes, contentType: 'image/jpeg' });
-        continue;
-      }
-      const fitted = await encodeToFit(bytes, { maxBytes: budget });
-      if (!fitted.tooLarge) {
-        logger.debug({ artifactKey: image.artifactKey, from: bytes.byteLength, to: fitted.bytes.byteLength, quality: fitted.quality }, 'encoded to fit the upload limit');
-        prepared.files.push({ name: image.filename, data: fitted.bytes, contentType: 'image/jpeg' });
-        continue;
-      }
-      const url = await deps.links?.urlFor(image.artifactKey, image.filename);
-      logger.warn({ artifactKey: image.artifactKey, bytes: bytes.byteLength, limit, link: Boolean(url) }, 'result too large for a Discord upload');
-      prepared.notes.push(
-        url
-          ? `The full file is ${megabytes(bytes.byteLength)}, more than Discord takes here. Download it (the link expires): ${url}`
-          : `The full file is ${megabytes(bytes.byteLength)}, more than Discord takes here, and no download link can be made on this server. Please ask the operator.`,
-      );
+      const fitted = await fitForUpload(deps, image, { maxBytes: budget }, 'Discord');
+      if ('bytes' in fitted) prepared.files.push({ name: image.filename, data: fitted.bytes, contentType: 'image/jpeg' });
+      else prepared.notes.push(fitted.note);
     }
     return prepared;
   }
@@ -203,41 +189,67 @@ export function createDiscordDeliverer(deps: DiscordDelivererDeps): Deliverer {
     await deps.state.recordDeliveryStep(jobId, 'reactions', '1');
   }
 
-  async function final(conversation: Conversation, reply: Reply, jobId: string): Promise<(string | undefined)[]> {
-    const interaction = await facts(conversation);
-    const images = reply.images ?? [];
-    if (images.length === 0) {
-      // An outcome without pictures (a failure and its refund) replaces the status where it can.
-      const body = messageBody(reply, { owner: conversation.userId });
-      if (await editStatus(conversation, interaction, { content: body.content, components: body.components })) return [];
-      await post(conversation, interaction, jobId, 'message', async () => ({ body, files: [] }));
-      return [];
-    }
-    const memo = new Map<number, Promise<PreparedFiles>>();
-    const filesFor = (limit: number) => {
-      if (!memo.has(limit)) memo.set(limit, prepareFiles(images, limit));
-      return memo.get(limit)!;
-    };
-    const posted = await post(conversation, interaction, jobId, 'message', async (limit) => {
-      const { files, notes } = await filesFor(limit);
-      return { body: messageBody(reply, { owner: conversation.userId, footer: [...notes, CREDIT_LINE] }), files };
-    });
-    if (!posted) return images.map(() => undefined);
-    await addReactions(posted, reply, jobId).catch(courtesy(jobId, 'add the pick reactions'));
-    await editStatus(conversation, interaction, { content: DONE_TEXT, components: [] }).catch(courtesy(jobId, 'update the status message'));
-    return images.map(() => messageKey(posted.messageId));
+  /** A message posted as the bot in the conversation's channel, answering its request. */
+  async function postInChannel(conversation: Conversation, reply: Reply): Promise<string> {
+    const body = messageBody(reply, { owner: conversation.userId });
+    const replyTo = conversation.messageId ? { message_reference: { message_id: conversation.messageId, fail_if_not_exists: false } } : {};
+    const sent = (await rest.post(Routes.channelMessages(conversation.chatId), { body: { ...body, ...replyTo } })) as { id: string };
+    return sent.id;
   }
 
+  const noWayLeft = () => new UndeliverableError('discord: every way to the requester is closed (follow-up, channel, DM)');
+
   return {
-    settled: (jobId) => deps.state.forgetDeliverySteps(jobId),
-    async deliver(conversation, reply, kind, jobId) {
-      if (kind === 'progress') {
-        const interaction = await facts(conversation);
-        await editStatus(conversation, interaction, { content: `⏳ ${reply.text}` }).catch(courtesy(jobId, 'update the status message'));
-        return { imageMessageIds: [] };
-      }
-      return { imageMessageIds: await final(conversation, reply, jobId) };
+    platform: 'discord',
+    status: {
+      async post(conversation, reply, context) {
+        if (context.stage === 'answer' || !context.jobId) return postInChannel(conversation, reply);
+        // An outcome without pictures whose status is gone: posted once, by whatever way is left.
+        const body = messageBody(reply, { owner: conversation.userId });
+        const posted = await post(conversation, await facts(conversation), context.jobId, 'message', async () => ({ body, files: [] }));
+        if (!posted) throw noWayLeft();
+        return posted.messageId;
+      },
+      async edit(conversation, reply, context) {
+        const body = messageBody(reply, { owner: conversation.userId });
+        // A status is a courtesy until the outcome: a progress edit the platform refuses changes nothing.
+        return editStatus(conversation, await facts(conversation), { content: body.content, components: body.components }).catch((error: unknown) => {
+          if (context.stage === 'outcome') throw error;
+          return courtesy(context.jobId ?? '', 'update the status message')(error);
+        });
+      },
     },
+    async postResults(conversation, reply, jobId, shown) {
+      const interaction = await facts(conversation);
+      const images = reply.images ?? [];
+      const memo = new Map<number, Promise<PreparedFiles>>();
+      const filesFor = (limit: number) => {
+        if (!memo.has(limit)) memo.set(limit, prepareFiles(images, limit));
+        return memo.get(limit)!;
+      };
+      const posted = await post(conversation, interaction, jobId, 'message', async (limit) => {
+        const { files, notes } = await filesFor(limit);
+        return { body: messageBody(reply, { owner: conversation.userId, footer: [...notes, CREDIT_LINE] }), files };
+      });
+      if (!posted) throw noWayLeft();
+      for (const index of images.keys()) await shown(index, messageKey(posted.messageId));
+      await addReactions(posted, reply, jobId).catch(courtesy(jobId, 'add the pick reactions'));
+      return { privately: posted.direct };
+    },
+    async tellPrivately(conversation, text) {
+      if (!conversation.userId) return false;
+      // Keyed by the request, so a retried word is not said twice.
+      const nonce = nonceOf(conversation.interactionId ?? conversation.messageId ?? conversation.chatId, 'told-privately');
+      return send({ kind: 'dm' }, conversation, messageBody(info(text)), [], nonce).then(
+        () => true,
+        () => false,
+      );
+    },
+    async deleteMessage(chatId, messageId) {
+      await rest.delete(Routes.channelMessage(chatId, messageId));
+    },
+    photoSource: (ref, label) => discordPhotoSource({ url: String(ref.url), size: typeof ref.size === 'number' ? ref.size : undefined, name: String(ref.name ?? '') }, label, deps.policy),
+    settled: (jobId) => deps.state.forgetDeliverySteps(jobId),
   };
 }
 

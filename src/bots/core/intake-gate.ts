@@ -1,12 +1,13 @@
 /**
- * Acknowledgements before work. Discord forgets an interaction not acknowledged within 3 seconds,
- * and the work behind one (a photo's decode and face check run partly on this thread) can hold the
- * event loop long enough to make a burst's later acknowledgements late. So: work waits while any
+ * The intake of a process: acknowledgements before work, photo work a few at a time, for every
+ * front-end. Discord forgets an interaction not acknowledged within 3 seconds, and the work behind
+ * a request (a photo's decode and face check run partly on this thread) can hold the event loop
+ * long enough to make a burst's later acknowledgements late. So: work waits while any
  * acknowledgement is in flight (at most `maxWaitMs`, so a steady stream cannot starve it), and
  * photo work runs `concurrency` at a time (it queues here, not in the database pool, where a
  * burst would time out).
  */
-export interface AckFirst {
+export interface IntakeGate {
   /** Counts `ack` as in flight until it settles; returns it. */
   acknowledging<T>(ack: Promise<T>): Promise<T>;
   /** Resolves once no acknowledgement is in flight, or after `maxWaitMs`. */
@@ -17,14 +18,14 @@ export interface AckFirst {
   readonly stats: { acknowledging: number; heavyRunning: number; heavyWaiting: number };
 }
 
-export interface AckFirstOptions {
+export interface IntakeGateOptions {
   /** Heavy work items running at once (default 4). */
   concurrency?: number;
   /** The longest work waits for acknowledgements to settle (default 1000 ms). */
   maxWaitMs?: number;
 }
 
-export function createAckFirst(options: AckFirstOptions = {}): AckFirst {
+export function createIntakeGate(options: IntakeGateOptions = {}): IntakeGate {
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const maxWaitMs = options.maxWaitMs ?? 1_000;
   let inFlight = 0;

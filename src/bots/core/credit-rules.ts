@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 /** What an account can spend right now: its paid credits and what is left of today's free ones. */
 export interface Balance {
