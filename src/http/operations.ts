@@ -7,6 +7,7 @@ import type { DeliveryObserver } from '../jobs/delivery.handler.js';
 import { openQueueInspection } from '../jobs/queue-inspection.js';
 import { ADMIN_QUEUES_PATH, createQueueAdminRoute } from './admin-queues.js';
 import { createFileDownloadRoute, createSignedLinks, FILES_PATH } from './file-downloads.js';
+import { addLogSecret } from '../logger.js';
 import { createLinkSecret } from './link-secret.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { registerProbes, type ProbeDeps } from './probes.js';
@@ -58,7 +59,12 @@ export function registerOperations(router: HttpRouter, deps: OperationsDeps): Op
 
   router.routePrefix('*', ADMIN_QUEUES_PATH, createQueueAdminRoute({ password: config.http.adminPassword, queues: queues.boardAdapters() }));
 
-  const secret = createLinkSecret({ configured: config.http.linkSecret, redis, key: `${config.queuePrefix}:http:link-secret` });
+  const secret = createLinkSecret({
+    configured: config.http.linkSecret,
+    redis,
+    key: `${config.queuePrefix}:http:link-secret`,
+    onGenerated: (generated) => addLogSecret(app.logger, generated),
+  });
   const download = createFileDownloadRoute({ secret, store: app.store, logger: app.logger, now: deps.now });
   router.routePrefix('GET', FILES_PATH, download);
   router.routePrefix('HEAD', FILES_PATH, download);
