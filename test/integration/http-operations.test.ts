@@ -30,7 +30,7 @@ const astronaut = await readFile(new URL('../../samples/astronaut.jpg', import.m
 /** The chat side's HTTP server with the operations routes, on an ephemeral loopback port. */
 async function serveOperations(app: App, redis: Redis): Promise<{ http: HttpServer; ops: Operations; url: string }> {
   const http = createHttpServer({ logger: app.logger });
-  const ops = registerOperations(http, { app, redis });
+  const ops = registerOperations({ public: http, operations: http }, { app, redis });
   const port = await http.listen(0, '127.0.0.1');
   return { http, ops, url: `http://127.0.0.1:${port}` };
 }
