@@ -50,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
 
-  const config = loadConfig(process.env);
+  // Only the processes that sign download links need LINK_SECRET (GPU workers never hold it).
+  const config = loadConfig(process.env, { servesDownloads: command === 'serve' || command === 'all' });
   const frontend = FRONTEND_COMMANDS.has(command);
   // The CLI front-end keeps stdout for the person: logs go to stderr, and only warnings unless asked.
   const logger = createLogger({

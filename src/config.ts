@@ -9,6 +9,13 @@ export class ConfigError extends Error {
 }
 
 const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const flag = z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true');
+
+/** Shortest ADMIN_PASSWORD accepted: the dashboard is guessable at thousands of tries a second otherwise. */
+export const MIN_ADMIN_PASSWORD = 16;
+/** Longest a download link may live; a token claiming a later expiry is refused. */
+export const MAX_FILE_LINK_TTL_HOURS = 168;
 const optionalString = z.string().trim().min(1).optional();
 const optionalUrl = z.url().optional();
 const commaList = z
@@ -57,7 +64,7 @@ const schema = z.object({
   S3_REGION: optionalString,
   S3_ACCESS_KEY_ID: optionalString,
   S3_SECRET_ACCESS_KEY: optionalString,
-  S3_FORCE_PATH_STYLE: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  S3_FORCE_PATH_STYLE: flag,
   INPUT_RETENTION_DAYS: int(0, 7),
   OUTPUT_RETENTION_DAYS: int(0, 30),
   GPU_BACKEND: z.enum(['local', 'replicate', 'cog', 'instant']).default('local'),
@@ -88,12 +95,17 @@ const schema = z.object({
   DISCORD_GUILD_ID: optionalString,
   DISCORD_API_BASE: z.url().default('https://discord.com/api'),
   ATTACHMENT_HOSTS: commaList,
-  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HTTP_PORT: port(8080),
+  HTTP_MAX_CONNECTIONS: int(1, 1024),
+  DOWNLOADS_PER_ADDRESS: int(0, 8),
+  OPS_PORT: port(8081),
+  OPS_HOST: z.string().trim().min(1).default('127.0.0.1'),
   PUBLIC_URL: optionalUrl,
   ADMIN_IDS: adminIds,
-  ADMIN_PASSWORD: optionalString,
+  ADMIN_PASSWORD: z.string().min(MIN_ADMIN_PASSWORD, `use at least ${MIN_ADMIN_PASSWORD} characters (a long random one: \`openssl rand -base64 24\`)`).optional(),
+  ADMIN_QUEUES_WRITE: flag,
   LINK_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
-  FILE_LINK_TTL_HOURS: int(1, 72),
+  FILE_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(MAX_FILE_LINK_TTL_HOURS, `at most ${MAX_FILE_LINK_TTL_HOURS} hours (7 days)`).default(72),
   LIKENESS_MIN: z.coerce.number().min(0).max(100).default(50),
   LIKENESS_RETRIES: int(0, 2),
   FREE_DAILY_CREDITS: int(0, 8),
@@ -103,7 +115,7 @@ const schema = z.object({
   MAX_ACTIVE_JOBS_PER_USER: int(1, 2),
   MAX_PHOTO_BYTES: int(1, 20 * 1024 * 1024),
   MAX_PHOTO_PIXELS: int(1, 50_000_000),
-  MARK_OUTPUTS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  MARK_OUTPUTS: flag,
 });
 
 type Env = z.infer<typeof schema>;
@@ -155,13 +167,23 @@ export interface Config {
   discord?: { token: string; applicationId?: string; guildId?: string; apiBase: string };
   attachmentHosts: string[];
   http: {
+    /** The public listener: `/files/`, the Telegram webhook, `/healthz`. */
     port: number;
+    /** Sockets the public listener holds at once; more are refused. */
+    maxConnections: number;
+    /** Downloads one client address may run at once on the public listener (0: no limit). */
+    downloadsPerAddress: number;
     publicUrl?: string;
+    /** At least {@link MIN_ADMIN_PASSWORD} characters; without one there is no dashboard. */
     adminPassword?: string;
-    /** HMAC key of `/files/<token>` links; when unset, one is generated and shared through Redis. */
+    /** Whether the queue dashboard may change queues (retry, pause, clean, …); read-only otherwise. */
+    adminQueuesWrite: boolean;
+    /** HMAC key of `/files/<token>` links; when unset (never in production), one is generated and shared through Redis. */
     linkSecret?: string;
     fileLinkTtlHours: number;
   };
+  /** The operations listener: `/metrics`, `/readyz`, `/healthz`, `/admin/`; loopback unless told otherwise. */
+  ops: { port: number; host: string };
   /** The likeness gate: variants scoring under `min` (0–100; 0 turns the gate off) are regenerated up to `retries` times. */
   likeness: { min: number; retries: number };
   adminIds: string[];
@@ -171,8 +193,17 @@ export interface Config {
   markOutputs: boolean;
 }
 
+/** What the process about to start will do, where that changes what config it needs. */
+export interface LoadConfigOptions {
+  /**
+   * It serves or signs download links (`serve`, `all`): then `NODE_ENV=production` requires
+   * LINK_SECRET. Default true; the CLI front-end, `migrate` and GPU workers pass false.
+   */
+  servesDownloads?: boolean;
+}
+
 /** Parses the environment into a {@link Config}; throws {@link ConfigError} listing every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
   // Empty strings (as left by `.env` templates) mean "not set".
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(present);
@@ -184,6 +215,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.GPU_BACKEND === 'replicate' && !e.REPLICATE_API_TOKEN) problems.push('REPLICATE_API_TOKEN: required when GPU_BACKEND=replicate');
   if (e.GPU_BACKEND === 'cog' && e.COG_ENDPOINTS.length === 0) problems.push('COG_ENDPOINTS: required when GPU_BACKEND=cog');
   if (e.TELEGRAM_WEBHOOK_URL && !e.TELEGRAM_WEBHOOK_SECRET) problems.push('TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL');
+  // A generated secret lives in Redis, where every GPU worker (and anyone reaching Redis) can read it.
+  if (e.NODE_ENV === 'production' && (options.servesDownloads ?? true) && !e.LINK_SECRET) {
+    problems.push('LINK_SECRET: required in production (NODE_ENV=production) for `serve` and `all`; set 32+ random characters, e.g. `openssl rand -base64 48`');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -224,7 +259,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : undefined,
     discord: e.DISCORD_TOKEN ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE } : undefined,
     attachmentHosts: e.ATTACHMENT_HOSTS,
-    http: { port: e.HTTP_PORT, publicUrl: e.PUBLIC_URL, adminPassword: e.ADMIN_PASSWORD, linkSecret: e.LINK_SECRET, fileLinkTtlHours: e.FILE_LINK_TTL_HOURS },
+    http: {
+      port: e.HTTP_PORT,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      downloadsPerAddress: e.DOWNLOADS_PER_ADDRESS,
+      publicUrl: e.PUBLIC_URL,
+      adminPassword: e.ADMIN_PASSWORD,
+      adminQueuesWrite: e.ADMIN_QUEUES_WRITE,
+      linkSecret: e.LINK_SECRET,
+      fileLinkTtlHours: e.FILE_LINK_TTL_HOURS,
+    },
+    ops: { port: e.OPS_PORT, host: e.OPS_HOST },
     likeness: { min: e.LIKENESS_MIN, retries: e.LIKENESS_RETRIES },
     adminIds: e.ADMIN_IDS,
     credits: {

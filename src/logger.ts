@@ -33,10 +33,10 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** Replaces known secrets and token-shaped substrings in a string. */
+/** Replaces known secrets (of any length: config refuses the ones too short to be safe) and token-shaped substrings in a string. */
 export function scrubText(text: string, secrets: readonly string[] = []): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 6) out = out.split(secret).join(REDACTED);
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join(REDACTED);
   for (const [pattern, replacement] of TOKEN_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
@@ -57,10 +57,23 @@ function scrubValue(value: unknown, secrets: readonly string[], depth = 0): unkn
   return out;
 }
 
+/** Where a root logger keeps its literal secrets; its child loggers inherit the property. */
+const SECRETS = Symbol('likeness.logger.secrets');
+
+/**
+ * Adds a secret learned after start (the generated link secret) to the literal secrets that
+ * `logger`'s root, made by {@link createLogger}, scrubs from every line, its children's included.
+ * A logger not made by createLogger is left as it is.
+ */
+export function addLogSecret(logger: Logger, secret: string): void {
+  const secrets = (logger as Logger & { [SECRETS]?: string[] })[SECRETS];
+  if (secrets && secret.length > 0 && !secrets.includes(secret)) secrets.push(secret);
+}
+
 /** The root logger: structured JSON, secrets redacted by key, by value and by shape. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const secrets = options.secrets ?? [];
-  return pino(
+  const secrets = [...(options.secrets ?? [])];
+  const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: 'likeness' },
@@ -75,4 +88,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     options.destination,
   );
+  // pino makes a child with Object.create(parent), so children see this too.
+  Object.defineProperty(logger, SECRETS, { value: secrets });
+  return logger;
 }

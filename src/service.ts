@@ -27,11 +27,12 @@ interface ChatSide {
 }
 
 function createChatSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger, workers: () => readonly QueueWorker[]): ChatSide {
-  const http: HttpServer = createHttpServer({ logger });
+  const http: HttpServer = createHttpServer({ logger, limits: { maxConnections: config.http.maxConnections } });
+  const ops = createOperationsListener(config, logger);
   // One connection for the chat side: readiness pings, the shared link secret, Discord's state.
   const redis = createProducerConnection(config.redisUrl);
   redis.on('error', (error) => logger.warn({ err: error }, 'redis (chat side) connection error'));
-  const operations = registerOperations(http, { app, redis, workers });
+  const operations = registerOperations({ public: http, operations: ops.http }, { app, redis, workers });
   const { links, deliveryObserver } = operations;
   if (!config.http.publicUrl) logger.warn('PUBLIC_URL is not set: results too large for a chat cannot be offered as download links');
   const deliverers = new Map<string, ChatPort>();
@@ -52,7 +53,9 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
     deliverers,
     deliveryObserver,
     async start() {
-      await http.listen(config.http.port);
+      const port = await http.listen(config.http.port);
+      logger.info({ port }, 'public HTTP listening (/files/, /healthz, the Telegram webhook)');
+      await ops.start('/healthz, /readyz, /metrics, /admin/queues');
       await telegram?.start();
       await discord?.start();
     },
@@ -62,6 +65,7 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
     async close() {
       await telegram?.close();
       await http.close();
+      await ops.http.close();
       await operations.close();
       await redis.quit().catch(() => redis.disconnect());
     },
@@ -69,21 +73,36 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
 }
 
 /**
- * A GPU worker process's HTTP side: only the probes (`/healthz`, `/readyz`) on HTTP_PORT, for a
- * container's health check or an orchestrator. It holds no chat token and serves no files.
+ * The operations listener, on OPS_HOST:OPS_PORT (127.0.0.1:8081 by default): what only the
+ * operator, the orchestrator and Prometheus should reach.
+ */
+function createOperationsListener(config: Config, logger: Logger) {
+  const http: HttpServer = createHttpServer({ logger });
+  return {
+    http,
+    async start(serves: string) {
+      const port = await http.listen(config.ops.port, config.ops.host);
+      logger.info({ host: config.ops.host, port }, `operations listening (${serves})`);
+    },
+  };
+}
+
+/**
+ * A GPU worker process's HTTP side: only the probes (`/healthz`, `/readyz`), on the operations
+ * listener, for a container's health check or an orchestrator. It holds no chat token, serves no
+ * files and has no public listener.
  */
 function createProbeSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger, workers: () => readonly QueueWorker[]) {
-  const http: HttpServer = createHttpServer({ logger });
+  const ops = createOperationsListener(config, logger);
   const redis = createProducerConnection(config.redisUrl);
   redis.on('error', (error) => logger.warn({ err: error }, 'redis (probes) connection error'));
-  registerProbes(http, { app, redis, workers });
+  registerProbes(ops.http, { app, redis, workers });
   return {
     async start() {
-      const port = await http.listen(config.http.port);
-      logger.info({ port }, 'probes listening (/healthz, /readyz)');
+      await ops.start('probes: /healthz, /readyz');
     },
     async close() {
-      await http.close();
+      await ops.http.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -1,6 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { respond } from './server.js';
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
@@ -17,12 +15,4 @@ export function basicAuthPasses(header: string | undefined, password: string): b
   // Always compare, so a missing header takes as long as a wrong password.
   const same = timingSafeEqual(digest(given), digest(password));
   return same && colon >= 0;
-}
-
-/** Answers 401 with a Basic challenge unless the request carries the password; true when it may go on. */
-export function requireBasicAuth(req: IncomingMessage, res: ServerResponse, password: string, realm: string): boolean {
-  if (basicAuthPasses(req.headers.authorization, password)) return true;
-  res.setHeader('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`);
-  respond(res, 401, 'authentication required');
-  return false;
 }

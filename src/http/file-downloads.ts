@@ -1,6 +1,9 @@
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { SignedLinks } from '../bots/core/deliverer.js';
 import type { Logger } from '../logger.js';
 import { ArtifactNotFoundError, type ArtifactStore } from '../storage/artifact-store.js';
+import { createAddressLimit } from './address-limit.js';
 import { signFileToken, verifyFileToken } from './file-token.js';
 import { respond, type RouteHandler } from './server.js';
 
@@ -46,20 +49,44 @@ export function attachmentDisposition(filename: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
+/** What the download route needs; each part narrow, so tests can hand in their own. */
+export interface FileDownloadDeps {
+  secret: () => Promise<Buffer>;
+  store: Pick<ArtifactStore, 'stat' | 'getStream'>;
+  /** Whether a key may be served at all: a result with a live row (see isDownloadableResult), never an input photo. */
+  isDownloadable: (artifactKey: string) => Promise<boolean>;
+  /** FILE_LINK_TTL_HOURS: a token claiming to live longer than this from now was not made by us. */
+  ttlHours: number;
+  /** Downloads one client address may run at once; 0: no limit. */
+  perAddress: number;
+  logger: Logger;
+  /** Milliseconds since the epoch (tests move it on). */
+  now?: () => number;
+}
+
+/** Slack for clocks of different processes: a link minted a moment "later" elsewhere is still ours. */
+const CLOCK_SLACK_MS = 5 * 60_000;
+
 /**
- * `GET /files/<token>`: the artifact's bytes as an attachment while the token is genuine and
- * current; 403 when any part of it was changed, 410 once it has expired, 404 when the file is no
- * longer stored (retention, /forget). Neither the token nor the secret is ever logged.
+ * `GET` and `HEAD /files/<token>`: the artifact as an attachment while the token is genuine and
+ * current and names a result that is still stored; 403 when any part of it was changed or it claims
+ * a longer life than links are given, 410 once it has expired, 404 when the file is not (or no
+ * longer) a downloadable result, 429 past the per-address limit. The bytes are streamed with
+ * backpressure (a client that stops reading holds a buffer, not the file, until the server's idle
+ * timeout closes it); HEAD reads only the size. Neither the token nor the secret is ever logged.
  */
-export function createFileDownloadRoute(options: { secret: () => Promise<Buffer>; store: Pick<ArtifactStore, 'get'>; logger: Logger; now?: () => number }): RouteHandler {
-  const now = options.now ?? Date.now;
-  const logger = options.logger.child({ component: 'files' });
+export function createFileDownloadRoute(deps: FileDownloadDeps): RouteHandler {
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger.child({ component: 'files' });
+  const limit = createAddressLimit(deps.perAddress);
+  const gone = (res: ServerResponse) => respond(res, 404, 'This file is no longer available: stored results are deleted after a while.');
+
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
     const token = path.slice(FILES_PATH.length + 1); // base64url and a dot: nothing to decode
     let secret: Buffer;
     try {
-      secret = await options.secret();
+      secret = await deps.secret();
     } catch (error) {
       logger.warn({ err: error }, 'the link secret could not be read');
       return respond(res, 503, 'Downloads are unavailable for a moment. Please try again shortly.');
@@ -68,24 +95,52 @@ export function createFileDownloadRoute(options: { secret: () => Promise<Buffer>
     if (!check.ok && check.reason === 'expired') return respond(res, 410, 'This download link has expired. Ask the bot for the file again.');
     if (!check.ok) return respond(res, 403, 'This download link is not valid.');
 
-    const { artifactKey, filename } = check.claim;
-    let bytes: Buffer;
+    const { artifactKey, filename, expiresAt } = check.claim;
+    if (expiresAt * 1000 > now() + deps.ttlHours * 3_600_000 + CLOCK_SLACK_MS) {
+      // Genuine but longer-lived than we make them: someone else holds the secret.
+      logger.warn({ artifactKey }, 'a signed link claims a longer life than links are given: refused (is the link secret known elsewhere?)');
+      return respond(res, 403, 'This download link is not valid.');
+    }
+    let downloadable: boolean;
     try {
-      bytes = await options.store.get(artifactKey);
+      downloadable = await deps.isDownloadable(artifactKey);
+    } catch (error) {
+      logger.warn({ err: error }, 'could not check whether a download is still stored');
+      return respond(res, 503, 'Downloads are unavailable for a moment. Please try again shortly.');
+    }
+    if (!downloadable) {
+      logger.info({ artifactKey }, 'a signed link names no downloadable result (purged, forgotten, or not a result): refused');
+      return gone(res);
+    }
+
+    const release = limit.acquire(req.socket.remoteAddress ?? 'unknown');
+    if (!release) {
+      res.setHeader('retry-after', '10');
+      return respond(res, 429, 'Too many downloads at once from your address. Please wait for one to finish.');
+    }
+    res.once('close', release);
+    try {
+      const opened = req.method === 'HEAD' ? { ...(await deps.store.stat(artifactKey)), body: undefined } : await deps.store.getStream(artifactKey);
+      res.writeHead(200, {
+        'content-type': contentTypeOf(filename),
+        'content-length': opened.size,
+        'content-disposition': attachmentDisposition(filename),
+        'cache-control': 'private, no-store',
+        'x-content-type-options': 'nosniff',
+        // The token is in the URL: keep it out of any Referer.
+        'referrer-policy': 'no-referrer',
+      });
+      if (!opened.body) return void res.end();
+      await pipeline(opened.body, res).catch((error: unknown) => {
+        // The client went away or stopped reading until the idle timeout: the file is closed with it.
+        logger.debug({ err: error, artifactKey }, 'a download was cut off');
+      });
     } catch (error) {
       if (!(error instanceof ArtifactNotFoundError)) throw error;
       logger.info({ artifactKey }, 'a signed link asked for a file that is no longer stored');
-      return respond(res, 404, 'This file is no longer available: stored results are deleted after a while.');
+      return gone(res);
+    } finally {
+      release();
     }
-    res.writeHead(200, {
-      'content-type': contentTypeOf(filename),
-      'content-length': bytes.byteLength,
-      'content-disposition': attachmentDisposition(filename),
-      'cache-control': 'private, no-store',
-      'x-content-type-options': 'nosniff',
-      // The token is in the URL: keep it out of any Referer.
-      'referrer-policy': 'no-referrer',
-    });
-    res.end(req.method === 'HEAD' ? undefined : bytes);
   };
 }

@@ -11,9 +11,16 @@ export interface SecretStore {
  * shared by every process through Redis (`SET key value NX`: the first process's secret wins and
  * all read that one). It is read once per process and kept in memory; a failed read is tried
  * again next time. The secret is never logged. Links made with a generated secret die with the
- * Redis key (a flushed Redis), which is why production should set LINK_SECRET.
+ * Redis key (a flushed Redis), and anyone who can read Redis can sign links: production must
+ * set LINK_SECRET (config refuses to start `serve` or `all` without it).
  */
-export function createLinkSecret(options: { configured?: string; redis: SecretStore; key: string }): () => Promise<Buffer> {
+export function createLinkSecret(options: {
+  configured?: string;
+  redis: SecretStore;
+  key: string;
+  /** Told the generated secret once it is read, so the logs can redact it (see addLogSecret). */
+  onGenerated?: (secret: string) => void;
+}): () => Promise<Buffer> {
   if (options.configured) {
     const fixed = Buffer.from(options.configured, 'utf8');
     return async () => fixed;
@@ -24,6 +31,7 @@ export function createLinkSecret(options: { configured?: string; redis: SecretSt
       await options.redis.set(options.key, randomBytes(32).toString('base64url'), 'NX');
       const value = await options.redis.get(options.key);
       if (!value) throw new Error('the shared link secret vanished from Redis');
+      options.onGenerated?.(value);
       return Buffer.from(value, 'utf8');
     })().catch((error: unknown) => {
       loading = undefined;

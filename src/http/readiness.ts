@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { RouteHandler } from './server.js';
 import { respond } from './server.js';
 
@@ -7,7 +8,10 @@ import { respond } from './server.js';
  */
 export type ReadinessCheck = (signal: AbortSignal) => Promise<string | void>;
 
-/** How one part answered. `error` is a short, operator-facing reason (never a secret or a URL with one). */
+/**
+ * How one part answered. `error` is generic (`timed out` or `not answering`): the answer may reach
+ * whoever can reach the probe, so host names, roles and driver messages go to the log only.
+ */
 export interface PartStatus {
   ok: boolean;
   ms: number;
@@ -27,35 +31,38 @@ export interface Readiness {
 
 const DEFAULT_TIMEOUT_MS = 2_000;
 
-/** A short reason for a failed check: the error's message, first line, clipped. */
-const reasonOf = (error: unknown): string => {
-  const message = error instanceof Error ? error.message || error.name : String(error);
-  const line = message.split('\n')[0]!.trim() || 'failed';
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
-};
+/** Why a check failed, for the response: nothing of the error itself. */
+export const TIMED_OUT = 'timed out';
+export const NOT_ANSWERING = 'not answering';
+
+class CheckTimeout extends Error {}
 
 /**
  * Readiness over named checks (`postgres`, `redis`, `gpu`): all run in parallel, each gets
  * `timeoutMs` (default 2 s) before it counts as failed, so one hung dependency cannot hold the probe.
+ * A failure's details (the error, with its host names and driver messages) go to `logger` only.
  */
-export function createReadiness(checks: Record<string, ReadinessCheck>, options: { timeoutMs?: number } = {}): Readiness {
+export function createReadiness(checks: Record<string, ReadinessCheck>, options: { timeoutMs?: number; logger?: Logger } = {}): Readiness {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const logger = options.logger?.child({ component: 'readiness' });
 
-  async function run(check: ReadinessCheck): Promise<PartStatus> {
+  async function run(name: string, check: ReadinessCheck): Promise<PartStatus> {
     const started = performance.now();
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(new Error(`no answer within ${timeoutMs} ms`));
+        reject(new CheckTimeout(`no answer within ${timeoutMs} ms`));
       }, timeoutMs);
     });
     try {
       const detail = await Promise.race([check(controller.signal), limit]);
       return { ok: true, ms: Math.round(performance.now() - started), ...(detail ? { detail } : {}) };
     } catch (error) {
-      return { ok: false, ms: Math.round(performance.now() - started), error: reasonOf(error) };
+      const ms = Math.round(performance.now() - started);
+      logger?.warn({ part: name, ms, err: error }, 'readiness check failed');
+      return { ok: false, ms, error: error instanceof CheckTimeout ? TIMED_OUT : NOT_ANSWERING };
     } finally {
       clearTimeout(timer);
     }
@@ -64,7 +71,7 @@ export function createReadiness(checks: Record<string, ReadinessCheck>, options:
   return {
     async check() {
       const names = Object.keys(checks);
-      const statuses = await Promise.all(names.map((name) => run(checks[name]!)));
+      const statuses = await Promise.all(names.map((name) => run(name, checks[name]!)));
       const parts = Object.fromEntries(names.map((name, i) => [name, statuses[i]!]));
       return { ready: statuses.every((s) => s.ok), parts };
     },

@@ -64,7 +64,25 @@ export function underPrefix(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`);
 }
 
-export function createHttpServer(options: { logger: Logger }): HttpServer {
+/** How long a client may take and how many may connect; every field has a safe default. */
+export interface HttpServerLimits {
+  /** The request's headers must all arrive within this, or the socket is closed (slow headers). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** The whole request, headers and body, within this (not the response). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** A kept-alive socket waiting for its next request is closed after this. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** A socket on which nothing moves either way (a client that stopped reading a download) is closed after this. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Sockets held at once; a connection past it is closed as soon as it is accepted. Default 1024. */
+  maxConnections?: number;
+}
+
+const DEFAULT_LIMITS: Required<HttpServerLimits> = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 30_000, maxConnections: 1024 };
+
+/** The service's HTTP server over node:http, with the time and connection limits of `limits`. */
+export function createHttpServer(options: { logger: Logger; limits?: HttpServerLimits }): HttpServer {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const routes = new Map<string, Map<string, RouteHandler>>();
   /** Longest first, so the most specific prefix answers. */
   const prefixes: Array<{ prefix: string; byMethod: Map<string, RouteHandler> }> = [];
@@ -78,7 +96,7 @@ export function createHttpServer(options: { logger: Logger }): HttpServer {
     return found && { byMethod: found.byMethod, pattern: `${found.prefix}/*` };
   };
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const matched = match(path);
     if (!matched) return respond(res, 404, 'not found');
@@ -94,10 +112,22 @@ export function createHttpServer(options: { logger: Logger }): HttpServer {
         logger.error({ err: error, method: req.method, route: matched.pattern }, 'http handler failed');
         respond(res, 500, 'internal error');
       });
-  });
-  // Slow or idle clients must not hold sockets open forever.
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 15_000;
+  };
+
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node enforces the two timeouts above only when it checks, every 30 s by default: a
+      // slow-headers client was held about 45 s.
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    handle,
+  );
+  // No 'timeout' listener: node destroys a socket idle this long, and a piped download with it.
+  server.timeout = limits.idleTimeoutMs;
+  server.maxConnections = limits.maxConnections;
 
   return {
     server,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ArtifactNotFoundError, assertValidKey, type ArtifactStore } from './artifact-store.js';
 
@@ -17,6 +17,11 @@ export function createFsStore(root: string): ArtifactStore {
   const pathOf = (key: string) => {
     assertValidKey(key);
     return join(base, key);
+  };
+
+  const notFoundAs = (key: string) => (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new ArtifactNotFoundError(key);
+    throw error;
   };
 
   return {
@@ -39,6 +44,21 @@ export function createFsStore(root: string): ArtifactStore {
         return await readFile(pathOf(key));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ArtifactNotFoundError(key);
+        throw error;
+      }
+    },
+    async stat(key) {
+      const found = await stat(pathOf(key)).catch(notFoundAs(key));
+      return { size: found.size };
+    },
+    async getStream(key) {
+      // Size and bytes from one open file: a rename (an overwrite) after this cannot mix versions.
+      const handle = await open(pathOf(key), 'r').catch(notFoundAs(key));
+      try {
+        const { size } = await handle.stat();
+        return { size, body: handle.createReadStream({ autoClose: true }) };
+      } catch (error) {
+        await handle.close();
         throw error;
       }
     },

@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { ArtifactNotFoundError, assertValidKey, type ArtifactStore } from './artifact-store.js';
 
 /** Where the bucket is and how to reach it: AWS itself, or any S3-compatible server (MinIO, R2, Ceph, …). */
@@ -84,6 +85,30 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         if (isMissing(error)) throw new ArtifactNotFoundError(key);
         throw error;
       }
+    },
+    async stat(key) {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket, Key: checked(key) }));
+        return { size: head.ContentLength ?? 0 };
+      } catch (error) {
+        if (isMissing(error)) throw new ArtifactNotFoundError(key);
+        throw error;
+      }
+    },
+    async getStream(key) {
+      let response;
+      try {
+        response = await client.send(new GetObjectCommand({ Bucket, Key: checked(key) }));
+      } catch (error) {
+        if (isMissing(error)) throw new ArtifactNotFoundError(key);
+        throw error;
+      }
+      // In Node the SDK's body is the HTTP response itself: it is read as it is consumed.
+      if (!(response.Body instanceof Readable)) {
+        (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new ArtifactNotFoundError(key);
+      }
+      return { size: response.ContentLength ?? 0, body: response.Body };
     },
     async exists(key) {
       try {

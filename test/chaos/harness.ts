@@ -86,6 +86,7 @@ export async function openHarness(infra: ChaosInfra, name: string, options: Harn
     GPU_JOB_LOCK_MS: '4000',
     LOCAL_SUPER_RESOLUTION: 'lanczos',
     HTTP_PORT: '0',
+    OPS_PORT: '0',
     LOG_LEVEL: 'info',
     FREE_DAILY_CREDITS: '100000',
     MAX_ACTIVE_JOBS_PER_USER: '1000',

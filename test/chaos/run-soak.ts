@@ -96,6 +96,7 @@ async function main(): Promise<number> {
       GPU_BACKEND: 'instant',
       GPU_CONCURRENCY: '50',
       HTTP_PORT: '0',
+      OPS_PORT: '0',
       // Info, not less: the runner knows a process is up from its "likeness started" line.
       LOG_LEVEL: 'info',
       FREE_DAILY_CREDITS: '100000000',

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { Routes } from 'discord.js';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
@@ -29,6 +30,16 @@ function memoryStore(): ArtifactStore {
       const bytes = objects.get(key);
       if (!bytes) throw new ArtifactNotFoundError(key);
       return bytes;
+    },
+    stat: async (key) => {
+      const bytes = objects.get(key);
+      if (!bytes) throw new ArtifactNotFoundError(key);
+      return { size: bytes.byteLength };
+    },
+    getStream: async (key) => {
+      const bytes = objects.get(key);
+      if (!bytes) throw new ArtifactNotFoundError(key);
+      return { size: bytes.byteLength, body: Readable.from([bytes]) };
     },
     exists: async (key) => objects.has(key),
     delete: async (key) => void objects.delete(key),

@@ -33,6 +33,7 @@ describe('likeness all, as an operator runs it, with a Telegram bot', () => {
         QUEUE_PREFIX: `svc-${randomBytes(4).toString('hex')}`,
         DATA_DIR: join(dir, 'data'),
         HTTP_PORT: '0',
+        OPS_PORT: '0',
         LOG_LEVEL: 'info',
         GPU_BACKEND: 'local',
         LOCAL_SUPER_RESOLUTION: 'lanczos',

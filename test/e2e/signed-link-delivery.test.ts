@@ -88,7 +88,7 @@ describe('Telegram: the 8K document that cannot fit comes as a signed link', { t
     http = server.http;
     t = await createTestApp({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.url, PUBLIC_URL: server.publicUrl });
     redis = createProducerConnection(t.config.redisUrl);
-    ops = registerOperations(http, { app: { ...t.app, logger: logs.logger }, redis });
+    ops = registerOperations({ public: http, operations: http }, { app: { ...t.app, logger: logs.logger }, redis });
     frontend = createTelegramFrontend({
       app: t.app,
       config: t.config,
@@ -167,7 +167,7 @@ describe('Discord: the 8K upload that cannot fit comes as a signed link', { time
     const logger = createLogger({ level: 'debug', secrets: configSecrets(config), destination: new Writable({ write: (c, _e, done) => done() }) });
     app = createApp(config, logger);
     redis = createProducerConnection(config.redisUrl);
-    ops = registerOperations(http, { app: { ...app, logger: logs.logger }, redis });
+    ops = registerOperations({ public: http, operations: http }, { app: { ...app, logger: logs.logger }, redis });
     frontend = createDiscordFrontend({ app, config, logger: logs.logger, redis, links: ops.links, tuning: { allowPrivateAttachmentAddresses: true } });
     await frontend.start();
     app.startGpuWorker(testBackend);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactNotFoundError, type ArtifactStore } from '../../src/storage/artifact-store.js';
 import { createFsStore } from '../../src/storage/fs.store.js';
@@ -48,6 +49,11 @@ const s3Adapter: Adapter = {
 };
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const readAll = async (body: Readable): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+};
 
 describe.each([fsAdapter, s3Adapter])('artifact store contract: $name', (adapter) => {
   let store: ArtifactStore;
@@ -90,6 +96,34 @@ describe.each([fsAdapter, s3Adapter])('artifact store contract: $name', (adapter
     expect(await store.exists('results/nothing/0.jpg')).toBe(false);
   });
 
+  it('stat and getStream: the size without reading, the bytes as a stream; a missing key rejects with ArtifactNotFoundError before any byte', async () => {
+    const bytes = randomBytes(200_000);
+    await store.put('results/job-1/0.jpg', bytes);
+    expect(await store.stat('results/job-1/0.jpg')).toEqual({ size: bytes.byteLength });
+    const opened = await store.getStream('results/job-1/0.jpg');
+    expect(opened.size).toBe(bytes.byteLength);
+    expect((await readAll(opened.body)).equals(bytes)).toBe(true);
+
+    for (const missing of [() => store.stat('results/nothing/0.jpg'), () => store.getStream('results/nothing/0.jpg')]) {
+      const error = await missing().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ArtifactNotFoundError);
+      expect((error as ArtifactNotFoundError).key).toBe('results/nothing/0.jpg');
+    }
+  });
+
+  it('getStream reads only as fast as it is consumed, and can be dropped half-read', async () => {
+    await store.put('results/job-big/0.jpg', randomBytes(8 * 1024 * 1024));
+    const { body } = await store.getStream('results/job-big/0.jpg');
+    const first = await new Promise<Buffer>((resolve) => body.once('data', (chunk: Buffer) => (body.pause(), resolve(chunk))));
+    expect(first.byteLength).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Paused: what it holds is a buffer's worth, not the object.
+    expect(body.readableLength).toBeLessThan(1024 * 1024);
+    const closed = new Promise((resolve) => body.once('close', resolve));
+    body.destroy();
+    await closed;
+  });
+
   it('delete removes a key; deleting a missing key is fine', async () => {
     await store.put('inputs/job-1/0.jpg', Buffer.from('x'));
     await store.delete('inputs/job-1/0.jpg');
@@ -123,6 +157,8 @@ describe.each([fsAdapter, s3Adapter])('artifact store contract: $name', (adapter
       await expect(store.put(key, Buffer.from('x')), key).rejects.toThrow(/invalid artifact key/);
       await expect(store.get(key), key).rejects.toThrow(/invalid artifact key/);
       await expect(store.exists(key), key).rejects.toThrow(/invalid artifact key/);
+      await expect(store.stat(key), key).rejects.toThrow(/invalid artifact key/);
+      await expect(store.getStream(key), key).rejects.toThrow(/invalid artifact key/);
       await expect(store.delete(key), key).rejects.toThrow(/invalid artifact key/);
     }
     for (const prefix of ['../', '/', '', 'inputs/../']) await expect(store.deletePrefix(prefix), prefix).rejects.toThrow(/invalid artifact key/);
@@ -134,6 +170,9 @@ describe.each([fsAdapter, s3Adapter])('artifact store contract: $name', (adapter
     const back = await store.get('results/job-big/0.jpg');
     expect(back.byteLength).toBe(big.byteLength);
     expect(sha(back)).toBe(sha(big));
+    const streamed = await store.getStream('results/job-big/0.jpg');
+    expect(streamed.size).toBe(big.byteLength);
+    expect(sha(await readAll(streamed.body))).toBe(sha(big));
   }, 60_000);
 });
 

@@ -21,11 +21,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** `likeness worker` as a real separate process, on the test's database and queue prefix (probes on an ephemeral port unless given one). */
+/** `likeness worker` as a real separate process, on the test's database and queue prefix (probes on an ephemeral loopback port unless given one). */
 function spawnWorker(env: Record<string, string>): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
     cwd: ROOT,
-    env: { ...process.env, HTTP_PORT: '0', ...env, LOG_LEVEL: 'info' },
+    env: { ...process.env, OPS_PORT: '0', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -92,9 +92,9 @@ describe('GPU worker processes', () => {
     expect(child.output()).toContain('finishing running jobs');
   });
 
-  it('serves /healthz and /readyz on HTTP_PORT for a container health check, and nothing a chat process serves', async () => {
+  it('serves /healthz and /readyz on the operations listener (OPS_PORT, loopback) for a container health check, and nothing a chat process serves', async () => {
     const port = await freePort();
-    child = spawnWorker({ ...t.env, HTTP_PORT: String(port) });
+    child = spawnWorker({ ...t.env, OPS_PORT: String(port) });
     const url = `http://127.0.0.1:${port}`;
     await eventually(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, 20_000);
     const ready = await fetch(`${url}/readyz`);
@@ -107,6 +107,7 @@ describe('GPU worker processes', () => {
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code, child.output()).toBe(0);
-    expect(child.output()).toContain('probes listening');
+    expect(child.output()).toContain('"host":"127.0.0.1"');
+    expect(child.output()).toContain('operations listening (probes: /healthz, /readyz)');
   });
 });

@@ -44,4 +44,36 @@ describe('loadConfig', () => {
     expect(config.adminIds).toEqual(['telegram:123', 'discord:456']);
     expect(config.gpu.cogEndpoints).toEqual([]);
   });
+
+  const problemsOf = (env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): string[] => {
+    try {
+      loadConfig(env, options);
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems;
+    }
+  };
+
+  it('refuses an ADMIN_PASSWORD shorter than 16 characters, saying how long it must be', () => {
+    const problems = problemsOf({ ADMIN_PASSWORD: 'fifteen-chars15' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^ADMIN_PASSWORD: use at least 16 characters/);
+    expect(loadConfig({ ADMIN_PASSWORD: 'sixteen-chars-16' }).http.adminPassword).toBe('sixteen-chars-16');
+  });
+
+  it('requires LINK_SECRET in production for the processes that serve downloads, and only for them', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual([expect.stringMatching(/^LINK_SECRET: required in production \(NODE_ENV=production\)/)]);
+    expect(problemsOf({ NODE_ENV: 'production' }, { servesDownloads: false })).toEqual([]);
+    expect(problemsOf({ NODE_ENV: 'production', LINK_SECRET: 'x'.repeat(32) })).toEqual([]);
+    expect(problemsOf({ NODE_ENV: 'development' })).toEqual([]);
+  });
+
+  it('caps FILE_LINK_TTL_HOURS at 7 days, and puts the operations listener on loopback, read-only, by default', () => {
+    expect(problemsOf({ FILE_LINK_TTL_HOURS: '169' })).toEqual([expect.stringMatching(/^FILE_LINK_TTL_HOURS: at most 168 hours/)]);
+    const config = loadConfig({});
+    expect(config.ops).toEqual({ port: 8081, host: '127.0.0.1' });
+    expect(config.http).toMatchObject({ port: 8080, adminQueuesWrite: false, maxConnections: 1024, downloadsPerAddress: 8, fileLinkTtlHours: 72 });
+    expect(loadConfig({ OPS_HOST: '0.0.0.0', OPS_PORT: '9464', ADMIN_QUEUES_WRITE: 'true' })).toMatchObject({ ops: { port: 9464, host: '0.0.0.0' }, http: { adminQueuesWrite: true } });
+  });
 });
