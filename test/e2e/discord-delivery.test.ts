@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { Routes } from 'discord.js';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
@@ -18,36 +17,10 @@ import { createRedisDiscordState } from '../../src/bots/discord/discord-state.js
 import { createMemoryDiscordState } from '../support/memory-chat-states.js';
 import { createDiscordChat } from '../../src/bots/discord/discord-chat.js';
 import { createLogger } from '../../src/logger.js';
-import { ArtifactNotFoundError, type ArtifactStore } from '../../src/storage/artifact-store.js';
+import type { ArtifactStore } from '../../src/storage/artifact-store.js';
+import { createMemoryStore } from '../support/memory-ports.js';
 import { startFakeDiscord, type FakeDiscord, type FakeInteraction } from '../support/fake-discord.js';
 import { REDIS_URL } from '../support/test-app.js';
-
-function memoryStore(): ArtifactStore {
-  const objects = new Map<string, Buffer>();
-  return {
-    put: async (key, bytes) => void objects.set(key, bytes),
-    get: async (key) => {
-      const bytes = objects.get(key);
-      if (!bytes) throw new ArtifactNotFoundError(key);
-      return bytes;
-    },
-    stat: async (key) => {
-      const bytes = objects.get(key);
-      if (!bytes) throw new ArtifactNotFoundError(key);
-      return { size: bytes.byteLength };
-    },
-    getStream: async (key) => {
-      const bytes = objects.get(key);
-      if (!bytes) throw new ArtifactNotFoundError(key);
-      return { size: bytes.byteLength, body: Readable.from([bytes]) };
-    },
-    exists: async (key) => objects.has(key),
-    delete: async (key) => void objects.delete(key),
-    deletePrefix: async (prefix) => {
-      for (const key of objects.keys()) if (key.startsWith(prefix)) objects.delete(key);
-    },
-  };
-}
 
 describe('Discord deliverer', () => {
   let fake: FakeDiscord;
@@ -66,7 +39,7 @@ describe('Discord deliverer', () => {
 
   beforeAll(async () => {
     fake = await startFakeDiscord();
-    store = memoryStore();
+    store = createMemoryStore();
     const rest = createDiscordRest({ token: fake.token, apiBase: fake.apiBase });
     deliverer = createDiscordChat({ rest, store, state, links, policy: attachmentPolicy([]), logger: createLogger({ level: 'silent' }) });
     // A noisy 2400 x 3000 photo: several MB, and no JPEG quality gets it under 64 KB.

@@ -5,6 +5,7 @@
  * free credits before paid, a refund once per job) are the ones src/db keeps in SQL.
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { createCommandLayer, type CommandLayer } from '../../src/bots/core/command-layer.js';
 import type { CoreDeps, WorkQueue } from '../../src/bots/core/context.js';
 import { refusalFor, splitCharge, utcDay } from '../../src/bots/core/credit-rules.js';
@@ -221,15 +222,22 @@ export function createMemoryQueue(onEnqueue?: (jobId: string) => void): WorkQueu
   };
 }
 
+/** The artifact store in memory, with the contract of the fs and S3 stores. */
 export function createMemoryStore(): ArtifactStore & { objects: Map<string, Buffer> } {
   const objects = new Map<string, Buffer>();
+  const bytesOf = (key: string) => {
+    const bytes = objects.get(key);
+    if (!bytes) throw new ArtifactNotFoundError(key);
+    return bytes;
+  };
   return {
     objects,
     put: async (key, bytes) => void objects.set(key, bytes),
-    async get(key) {
-      const bytes = objects.get(key);
-      if (!bytes) throw new ArtifactNotFoundError(key);
-      return bytes;
+    get: async (key) => bytesOf(key),
+    stat: async (key) => ({ size: bytesOf(key).byteLength }),
+    async getStream(key) {
+      const bytes = bytesOf(key);
+      return { size: bytes.byteLength, body: Readable.from([bytes]) };
     },
     exists: async (key) => objects.has(key),
     delete: async (key) => void objects.delete(key),
