@@ -1,3 +1,4 @@
+import { messageFor } from './messages.js';
 import type { Button } from './reply.js';
 import { COMMANDS, type CommandName } from './request.js';
 
@@ -33,4 +34,23 @@ export function decodeButtonData(data: string | undefined, format: ButtonDataFor
   const [command, target, owner] = parts;
   if (!command || !(COMMANDS as readonly string[]).includes(command)) return undefined;
   return { command: command as CommandName, target: target || undefined, owner: owner || undefined };
+}
+
+export const STALE_BUTTON_TEXT = 'That button no longer works. Please run the command again.';
+
+/** What a press of one of our buttons asks for, decided from its data alone, before any lookup. */
+export type PressDecision =
+  /** Someone else's button, or one we cannot read: a short notice to the presser is the whole answer. */
+  | { kind: 'notice'; text: string; press?: ButtonPress }
+  /** A one-time question (the terms, "delete everything?"): answered on the message it sits on. */
+  | { kind: 'in-place'; press: ButtonPress }
+  /** Work or a question of its own: its own answer. */
+  | { kind: 'answer'; press: ButtonPress };
+
+/** Pure: the decision for a press of `data` by `presser`, the same on every platform. */
+export function decidePress(data: string | undefined, presser: string, format: ButtonDataFormat): PressDecision {
+  const press = decodeButtonData(data, format);
+  if (!press) return { kind: 'notice', text: STALE_BUTTON_TEXT };
+  if (press.owner && press.owner !== presser) return { kind: 'notice', text: messageFor('NOT_YOURS'), press };
+  return { kind: press.command === 'consent' || press.command === 'forget' ? 'in-place' : 'answer', press };
 }

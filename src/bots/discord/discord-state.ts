@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { safeRedisCall, withSafeRedisErrors } from '../../jobs/redis.js';
 import { createRedisDeliverySteps, type DeliverySteps } from '../core/delivery-steps.js';
 
 /** An interaction's follow-up credentials and facts, as the deliverer needs them. */
@@ -24,36 +25,12 @@ export interface DiscordState extends DeliverySteps {
 
 const WEEK_S = 7 * 24 * 3600;
 
-/** Wraps a Redis failure: ioredis errors carry the command's arguments, and one of them may be a token. */
-function stateError(error: unknown): Error {
-  const safe = new Error(`Discord state unavailable: ${(error as Error).message?.split('\n')[0] ?? 'redis error'}`);
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') Object.assign(safe, { code });
-  safe.name = (error as Error).name === 'MaxRetriesPerRequestError' ? 'MaxRetriesPerRequestError' : 'DiscordStateError';
-  return safe;
-}
-
-async function guarded<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw stateError(error);
-  }
-}
-
-/** Every method of `state` with its failures wrapped by {@link stateError}. */
-function guardedAll<S extends object>(state: S): S {
-  return Object.fromEntries(
-    Object.entries(state).map(([name, method]) => [name, (...args: unknown[]) => guarded(() => (method as (...a: unknown[]) => Promise<unknown>)(...args))]),
-  ) as S;
-}
-
 /** The state in Redis, every key under `namespace` (e.g. `likeness:dc`). `now` is for tests. */
 export function createRedisDiscordState(redis: Redis, namespace: string, now: () => number = Date.now): DiscordState {
   const key = (...parts: string[]) => [namespace, ...parts].join(':');
   return {
     rememberInteraction: (interactionId, facts, tokenExpiresAt) =>
-      guarded(async () => {
+      safeRedisCall(async () => {
         const facts_ = key('ix', interactionId);
         const tx = redis.multi().hset(facts_, { applicationId: facts.applicationId, attachmentSizeLimit: String(facts.attachmentSizeLimit) }).expire(facts_, WEEK_S);
         const ttl = Math.floor(tokenExpiresAt - now());
@@ -63,12 +40,12 @@ export function createRedisDiscordState(redis: Redis, namespace: string, now: ()
         if (failed?.[0]) throw failed[0];
       }),
     interaction: (interactionId) =>
-      guarded(async () => {
+      safeRedisCall(async () => {
         // Sent together on one connection: one round trip.
         const [fields, token] = await Promise.all([redis.hgetall(key('ix', interactionId)), redis.get(key('ix', interactionId, 'token'))]);
         if (!fields.applicationId) return undefined;
         return { applicationId: fields.applicationId, attachmentSizeLimit: Number(fields.attachmentSizeLimit), token: token ?? undefined };
       }),
-    ...guardedAll(createRedisDeliverySteps(redis, key)),
+    ...withSafeRedisErrors(createRedisDeliverySteps(redis, key)),
   };
 }

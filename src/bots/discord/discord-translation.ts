@@ -14,7 +14,7 @@ import type { CommandName } from '../core/request.js';
 export const MAX_CONTENT = 2000;
 const MAX_LABEL = 80;
 /** `custom_id`: at most 100 characters (ASCII here, so bytes). */
-const CUSTOM_ID = { prefix: 'lk', maxBytes: 100 } as const;
+export const CUSTOM_ID = { prefix: 'lk', maxBytes: 100 } as const;
 
 export const clip = (text: string, max = MAX_CONTENT): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 

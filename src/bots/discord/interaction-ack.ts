@@ -11,10 +11,10 @@ import {
   type Client,
 } from 'discord.js';
 import type { Logger } from '../../logger.js';
-import { messageFor } from '../core/messages.js';
+import { decidePress, type ButtonPress } from '../core/button-data.js';
 import type { IntakeGate } from '../core/intake-gate.js';
 import { safeDiscordError } from './discord-errors.js';
-import { decodeCustomId, type ButtonPress } from './discord-translation.js';
+import { CUSTOM_ID } from './discord-translation.js';
 import type { InteractionCallbackPoster } from './interaction-callback.js';
 
 /** How an interaction is acknowledged, decided from what it is alone (no lookup, no I/O). */
@@ -26,8 +26,6 @@ export type AckPlan =
   /** An ephemeral notice that is the whole answer (someone else's button, a stale button). */
   | { kind: 'notice'; content: string };
 
-const STALE_BUTTON_TEXT = 'That button no longer works. Please run the command again.';
-
 /** A slash command is always deferred, ephemerally. */
 export const SLASH_ACK: AckPlan = { kind: 'defer-reply' };
 
@@ -37,10 +35,9 @@ export const SLASH_ACK: AckPlan = { kind: 'defer-reply' };
  * message.
  */
 export function buttonAck(customId: string, presserId: string): { plan: AckPlan; press?: ButtonPress } {
-  const press = decodeCustomId(customId);
-  if (!press) return { plan: { kind: 'notice', content: STALE_BUTTON_TEXT } };
-  if (press.owner && press.owner !== presserId) return { plan: { kind: 'notice', content: messageFor('NOT_YOURS') }, press };
-  return { plan: { kind: press.command === 'consent' || press.command === 'forget' ? 'defer-update' : 'defer-reply' }, press };
+  const decision = decidePress(customId, presserId, CUSTOM_ID);
+  if (decision.kind === 'notice') return { plan: { kind: 'notice', content: decision.text }, press: decision.press };
+  return { plan: { kind: decision.kind === 'in-place' ? 'defer-update' : 'defer-reply' }, press: decision.press };
 }
 
 /** The plan for a raw gateway interaction; undefined for what is not acknowledged ahead (autocomplete, menus, modals). */

@@ -8,13 +8,14 @@ import type { Conversation } from '../core/model.js';
 import type { RequestLife } from '../core/request-life.js';
 import type { Request } from '../core/request.js';
 import { optionsFromText } from '../core/text-options.js';
+import { decidePress } from '../core/button-data.js';
 import { createAlbumGatherer, type AlbumGatherer } from './album-gatherer.js';
 import { sendText } from './telegram-chat.js';
 import { telegramPhotoSource, type TelegramFileDeps } from './telegram-files.js';
 import type { AlbumPart, TelegramState } from './telegram-state.js';
 import {
   conversationOf,
-  decodeButton,
+  BUTTON_DATA,
   displayNameOf,
   fileRefOf,
   isForBot,
@@ -110,16 +111,14 @@ export function createUpdateHandlers(deps: UpdateHandlerDeps): UpdateHandlers {
 
   async function onCallback(ctx: Context): Promise<void> {
     const query = ctx.callbackQuery!;
-    const press = decodeButton(query.data);
     const presser = String(query.from.id);
-    // Answered at once, so the button stops spinning; someone else's button gets a short notice instead.
-    if (press?.owner && press.owner !== presser) {
-      await ctx.answerCallbackQuery({ text: messageFor('NOT_YOURS') });
-      return;
-    }
+    const decision = decidePress(query.data, presser, BUTTON_DATA);
+    // Answered at once, so the button stops spinning; someone else's (or a stale) button gets a short notice instead.
+    if (decision.kind === 'notice') return void (await ctx.answerCallbackQuery({ text: decision.text }));
     await ctx.answerCallbackQuery().catch((error: unknown) => logger.debug({ err: error }, 'callback query not answered'));
+    const { press } = decision;
     const message = query.message;
-    if (!press || !message) return;
+    if (!message) return;
     const topic = 'is_topic_message' in message && message.is_topic_message ? message.message_thread_id : undefined;
     const conversation: Conversation = {
       platform: 'telegram',
@@ -137,7 +136,7 @@ export function createUpdateHandlers(deps: UpdateHandlerDeps): UpdateHandlers {
       target: press.target,
     });
     // A one-time question (the terms, "delete everything?") loses its button once answered.
-    if (reply.tone !== 'error' && (press.command === 'consent' || press.command === 'forget')) {
+    if (reply.tone !== 'error' && decision.kind === 'in-place') {
       await api.editMessageReplyMarkup(message.chat.id, message.message_id).catch(() => undefined);
     }
   }

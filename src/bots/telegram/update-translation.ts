@@ -90,7 +90,7 @@ export function reactionIntent(oldReaction: readonly ReactionType[], newReaction
 export const messageKey = (chatId: number | string, messageId: number | string): string => `tg:${chatId}:${messageId}`;
 
 /** Callback data: at most 64 bytes (Bot API, InlineKeyboardButton.callback_data). */
-const BUTTON_DATA = { maxBytes: 64 } as const;
+export const BUTTON_DATA = { maxBytes: 64 } as const;
 
 export const encodeButton = (button: Pick<Button, 'command' | 'target'>, owner?: string): string => encodeButtonData(button, owner, BUTTON_DATA);
 export const decodeButton = (data: string | undefined): ButtonPress | undefined => decodeButtonData(data, BUTTON_DATA);
