@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppError } from '../errors.js';
@@ -38,10 +39,12 @@ export interface HeicProcessLimits {
   heapMb: number;
 }
 
-/** Counters for tests and the bench: processes started, and the most memory one was seen using. */
-export const heicProcessStats = { started: 0, peakRssBytes: 0 };
+/** Counters for tests and the bench: processes started and running now, and the most memory one was seen using. */
+export const heicProcessStats = { started: 0, running: 0, peakRssBytes: 0 };
 
 const RSS_POLL_MS = 50;
+/** Scheduling priority of a decoding process (0 normal, 19 lowest). */
+const DECODER_NICENESS = 10;
 const STDERR_KEEP_BYTES = 2048;
 const processes = createSlots(MAX_CONCURRENT_HEIC_PROCESSES);
 
@@ -74,6 +77,15 @@ function decodeOnce(bytes: Buffer, limits: HeicProcessLimits): Promise<RawImage>
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     heicProcessStats.started++;
+    heicProcessStats.running++;
+    // Decoding is background work: on a busy host the event loop (chat updates, /healthz) goes first.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, DECODER_NICENESS);
+      } catch {
+        // Not permitted here (some sandboxes): the caps still hold.
+      }
+    }
     let killedFor: 'timeout' | 'memory' | 'size' | undefined;
     const kill = (reason: NonNullable<typeof killedFor>) => {
       killedFor ??= reason;
@@ -103,6 +115,7 @@ function decodeOnce(bytes: Buffer, limits: HeicProcessLimits): Promise<RawImage>
       spawnError = error;
     });
     child.on('close', (code, signal) => {
+      heicProcessStats.running--;
       clearTimeout(deadline);
       clearInterval(watch);
       const message = stderr.trim();
