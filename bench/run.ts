@@ -7,7 +7,8 @@
  *   npm run -s bench -- --json    the same figures as one JSON object (-s: no npm banner)
  *   npm run bench -- --only a     one section: a orchestration, b normalize, c images (face check, 8K encode-to-fit),
  *                                 d GPU utilisation over fake Cog endpoints, e Discord acknowledgement latency,
- *                                 f likeness (embedding per face, the gate's share of a local portrait job)
+ *                                 f likeness (embedding per face, the gate's share of a local portrait job),
+ *                                 h hostile decodes (issue 21's HEIC grid bomb and 16-bit PNG, old path beside now)
  *   npm run bench -- --quick      shorter windows (a smoke run, noisier figures)
  *   npm run bench -- --data-root /dev/shm
  *                                 where the fs artifact store's DATA_DIR is made (default: the OS temp folder)
@@ -21,10 +22,11 @@ import { benchOrchestration, DEFAULT_ORCHESTRATION, type OrchestrationResult, ty
 import { benchDiscordAck, DEFAULT_DISCORD_ACK, printDiscordAck, type DiscordAckResult } from './discord-ack.js';
 import { benchGpuUtilisation, DEFAULT_GPU_UTILISATION, printGpuUtilisation, QUICK_GPU_UTILISATION, type GpuUtilisationResult } from './gpu-utilisation.js';
 import { benchImages, DEFAULT_IMAGES_BENCH, printImages, type ImagesBenchResult } from './images.js';
+import { benchHostileDecode, printHostileDecode, type HostileDecodeResult } from './hostile-decode.js';
 import { benchLikenessGate, DEFAULT_LIKENESS_BENCH, printLikenessGate, QUICK_LIKENESS_BENCH, type LikenessBenchResult } from './likeness.js';
 import { fmt, ratio, table } from './stats.js';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f', 'h'];
 const TARGETS = { p50Ms: 5, p50VsBare: 4, jobsPerSec: 500 };
 
 const { values: args } = parseArgs({
@@ -178,6 +180,7 @@ async function main(): Promise<void> {
   let d: GpuUtilisationResult | undefined;
   let e: DiscordAckResult | undefined;
   let f: LikenessBenchResult | undefined;
+  let h: HostileDecodeResult | undefined;
   try {
     if (runs('a') || runs('e')) infra = await createInfra({ dataRoot: args['data-root'] });
     if (runs('a')) a = await benchOrchestration(infra!, orchestration);
@@ -189,6 +192,7 @@ async function main(): Promise<void> {
   if (runs('c')) c = await benchImages(args.quick ? { runs: 2 } : DEFAULT_IMAGES_BENCH);
   if (runs('d')) d = await benchGpuUtilisation(args.quick ? QUICK_GPU_UTILISATION : DEFAULT_GPU_UTILISATION, { dataRoot: args['data-root'] });
   if (runs('f')) f = await benchLikenessGate(args.quick ? QUICK_LIKENESS_BENCH : DEFAULT_LIKENESS_BENCH, { dataRoot: args['data-root'] });
+  if (runs('h')) h = await benchHostileDecode();
   const seconds = (performance.now() - started) / 1000;
 
   const machine = `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, node ${process.version}`;
@@ -204,6 +208,7 @@ async function main(): Promise<void> {
           gpuUtilisation: d,
           discordAck: e,
           likeness: f,
+          hostileDecode: h,
         },
         (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
         2,
@@ -212,7 +217,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`Likeness bench: ${machine}\n`);
-  const printers = [a && (() => printA(a)), b && (() => printB(b)), c && (() => printImages(c)), d && (() => printGpuUtilisation(d)), e && (() => printDiscordAck(e)), f && (() => printLikenessGate(f))];
+  const printers = [a && (() => printA(a)), b && (() => printB(b)), c && (() => printImages(c)), d && (() => printGpuUtilisation(d)), e && (() => printDiscordAck(e)), f && (() => printLikenessGate(f)), h && (() => printHostileDecode(h))];
   printers.filter(Boolean).forEach((print, i) => {
     if (i > 0) console.log('');
     (print as () => void)();

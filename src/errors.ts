@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'FILE_EMPTY',
   'FILE_TOO_LARGE',
   'IMAGE_TOO_LARGE',
+  /** Decoding it would cost more time or memory than one photo may use (see images/decode-limits.ts). */
+  'IMAGE_TOO_COSTLY',
   'UNSUPPORTED_FORMAT',
   'CORRUPT_IMAGE',
   'NO_FACE_FOUND',

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readLimited } from '../../src/bots/core/photo-intake.js';
 import type { PhotoSource } from '../../src/bots/core/request.js';
 import { agree, bufferSource, chatRequest, createTestApp, type TestApp } from '../support/test-app.js';
-import { pngHeaderClaiming } from '../support/hostile-images.js';
+import { heicGridBomb, png16BitRotated, pngHeaderClaiming } from '../support/hostile-images.js';
 
 /**
  * The photo intake as a chat user meets it: a hostile corpus through /portrait, each refused with
@@ -64,13 +64,15 @@ describe('photo intake: a hostile corpus through /portrait', () => {
       ['oversize download', endless, 'FILE_TOO_LARGE', /too large \(the limit is 1 MB\)/],
       ['animated GIF without a face', bufferSource(await animatedGif(), 'party.gif'), 'NO_FACE_FOUND', /couldn't find a face in photo 1/],
       ['truncated HEIC', bufferSource(heic.subarray(0, heic.length - 5000), 'IMG_0001.HEIC'), 'CORRUPT_IMAGE', /seems damaged or incomplete/],
+      ['16-bit PNG, 7071 px square, EXIF-rotated', bufferSource(await png16BitRotated(7071), 'deep.png'), 'IMAGE_TOO_COSTLY', /takes too much work for me to open/],
+      ['HEIC grid whose tiles (64 MP) hide behind a 16 MP canvas', bufferSource(heicGridBomb(heic, 2, 2, { outputWidth: 4001, outputHeight: 4001, tileSize: 4000 }), 'IMG_0003.HEIC'), 'IMAGE_TOO_COSTLY', /takes too much work for me to open/],
     ];
     for (const [name, source, code, message] of corpus) {
       const started = performance.now();
       const reply = await t.app.commands.handle(chatRequest({ photos: [source] }));
       expect(reply, name).toMatchObject({ tone: 'error', code });
       expect(reply.text, name).toMatch(message);
-      if (code === 'IMAGE_TOO_LARGE') expect(performance.now() - started, name).toBeLessThan(250);
+      if (code === 'IMAGE_TOO_LARGE' || code === 'IMAGE_TOO_COSTLY') expect(performance.now() - started, name).toBeLessThan(250);
     }
     // The endless download was cut off at the limit, not read to the end (there is no end).
     expect(endless.delivered()).toBeLessThanOrEqual(MAX_PHOTO_BYTES + 64 * 1024);

@@ -12,6 +12,7 @@ const MESSAGES: Record<ErrorCode, (d: Details) => string> = {
   FILE_EMPTY: (d) => `${photo(d)} is empty. Could you send it again?`,
   FILE_TOO_LARGE: (d) => `${photo(d)} is too large (the limit is ${mb(d.max)}). A smaller copy works just as well.`,
   IMAGE_TOO_LARGE: (d) => `${photo(d)} has too many pixels (over ${Math.round(Number(d.maxPixels ?? 50_000_000) / 1_000_000)} megapixels). Please send a smaller version.`,
+  IMAGE_TOO_COSTLY: (d) => `${photo(d)} takes too much work for me to open (a very large HEIC or 16-bit image, or one that took too long to decode). Please send it as an ordinary JPEG or a smaller version.`,
   UNSUPPORTED_FORMAT: (d) => `${photo(d)} isn't a photo I can read. Please send a JPEG, PNG, WebP, AVIF, GIF or HEIC image.`,
   CORRUPT_IMAGE: (d) => `${photo(d)} seems damaged or incomplete. Could you send it again?`,
   NO_FACE_FOUND: (d) => `I couldn't find a face in ${d.photo ? `photo ${d.photo}` : 'that photo'}. Please use a photo where the face is clear and well lit.`,
