@@ -3,7 +3,7 @@ import { findAccountByIdentity, recordConsent, resolveAccount, setBanned } from 
 import type { Db } from './client.js';
 import { forgetAccount } from './forget.repository.js';
 import { checkSubmission, createJobWithReservation } from './job-submission.repository.js';
-import { activeJobsOf, endJobWithRefund, getJob, getJobByKey, markDelivered, markUndeliverable, recentJobsOf, recentMeanSeconds, refundSucceededJob } from './jobs.repository.js';
+import { activeJobsOf, endJobWithRefund, getJob, getJobByKey, markDelivered, markUndeliverable, recentJobsOf, recentMeanSeconds, refundRejectedSet, refundSucceededJob } from './jobs.repository.js';
 import { currentBalance, grantCredits } from './ledger.repository.js';
 import { likenessAgreement, recordVerdict } from './likeness.repository.js';
 import { createLinkCode, redeemLinkCode } from './link.repository.js';
@@ -31,6 +31,7 @@ export function createRepositories(db: Db): Repositories {
       recentOf: (accountId, limit) => recentJobsOf(db, accountId, limit),
       endWithRefund: (jobId, status, code) => endJobWithRefund(db, jobId, status, code),
       refundSucceeded: (jobId) => refundSucceededJob(db, jobId),
+      refundRejectedSet: (jobId) => refundRejectedSet(db, jobId),
       recentMeanSeconds: (kind) => recentMeanSeconds(db, kind),
       markDelivered: (jobId) => markDelivered(db, jobId),
       markUndeliverable: (jobId, reason) => markUndeliverable(db, jobId, reason),

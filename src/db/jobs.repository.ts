@@ -142,7 +142,7 @@ export async function endJobWithRefund(
  * the likeness gate already gave back for weak variants is not given twice: each pocket's refund
  * is its reservation less that pocket's `likeness_refund`.
  */
-export async function refundSucceededJob(db: Db, jobId: string): Promise<number> {
+export async function refundSucceededJob(db: DbOrTx, jobId: string): Promise<number> {
   const result = await db.execute<{ delta: number }>(sql`
     insert into ${creditLedger} (account_id, job_id, delta, reason, pocket, free_day)
     select r.account_id, r.job_id, -r.delta - coalesce(g.delta, 0), 'refund', r.pocket, r.free_day
@@ -152,6 +152,40 @@ export async function refundSucceededJob(db: Db, jobId: string): Promise<number>
     on conflict do nothing
     returning delta`);
   return result.rows.reduce((sum, r) => sum + Number(r.delta), 0);
+}
+
+/**
+ * The 👎 "not them" refund: a finished set's credits back, at most once per original request. A
+ * request's family is its first portrait job and every re-roll made from it (🔄 and 👎 alike, at
+ * any depth); once any finished set of the family was refunded, no other is, so 👎 cannot turn
+ * one paid request into endless free sets. Returns the credits refunded (0 when none).
+ */
+export async function refundRejectedSet(db: Db, jobId: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    const { rows: roots } = await tx.execute<{ id: string }>(sql`
+      with recursive up as (
+        select id, parent_job_id, 0 as depth from ${jobs} where id = ${jobId}
+        union all
+        select j.id, j.parent_job_id, up.depth + 1 from ${jobs} j join up on j.id = up.parent_job_id where j.kind = 'portrait'
+      )
+      select id from up order by depth desc limit 1`);
+    const root = roots[0]?.id;
+    if (!root) return 0;
+    // One decision at a time per family: two 👎 at once cannot both refund.
+    await tx.execute(sql`select 1 from ${jobs} where id = ${root} for update`);
+    const { rows } = await tx.execute<{ refunded: boolean }>(sql`
+      with recursive family as (
+        select id from ${jobs} where id = ${root}
+        union all
+        select j.id from ${jobs} j join family f on j.parent_job_id = f.id where j.kind = 'portrait'
+      )
+      select exists (
+        select 1 from ${creditLedger} l join ${jobs} j on j.id = l.job_id
+        where l.job_id in (select id from family) and l.reason = 'refund' and j.status = 'succeeded'
+      ) as refunded`);
+    if (rows[0]?.refunded) return 0;
+    return refundSucceededJob(tx, jobId);
+  });
 }
 
 /** The person's jobs that have not ended: waiting or running. */

@@ -218,6 +218,35 @@ describe('credits and retries', () => {
     await eventually(async () => (await balanceOf(t)).freeLeft === 0);
   });
 
+  it('👎 on each new set does not make portraits free: one refund per original request, however the sets were made (issue 21, point 3)', async () => {
+    const outbox = recordingDeliverer();
+    t.app.startGpuWorker(createInstantBackend());
+    t.app.startDeliveryWorker(new Map([['telegram', outbox.deliverer]]));
+    await grantCredits(t.app.database.db, (await findAccountByIdentity(t.app.database.db, { platform: 'telegram', userId: 'u-1' }))!.id, 40);
+    const first = await t.app.commands.handle(chatRequest({ photos: [await photo()] }));
+    await outbox.finalFor(first.job!.id);
+    const sets = [first.job!.id];
+    const refunds: boolean[] = [];
+    // The attack: 👎 the newest set again and again, keeping every picture.
+    for (let round = 0; round < 4; round++) {
+      const notThem = await t.app.commands.handle(chatRequest({ command: 'notthem', target: sets.at(-1)! }));
+      refunds.push(/refunded/.test(notThem.text));
+      await outbox.finalFor(notThem.job!.id);
+      sets.push(notThem.job!.id);
+    }
+    // And from the side: 🔄 on the first set, then 👎 on that.
+    const again = await t.app.commands.handle(chatRequest({ command: 'reroll', target: first.job!.id }));
+    await outbox.finalFor(again.job!.id);
+    const sideways = await t.app.commands.handle(chatRequest({ command: 'notthem', target: again.job!.id }));
+    await outbox.finalFor(sideways.job!.id);
+    refunds.push(/refunded/.test(sideways.text));
+
+    expect(refunds).toEqual([true, false, false, false, false]);
+    // 7 sets made (1 + 4 + 1 + 1), 4 credits each, one set refunded: 24 of the 40 + 8 free spent.
+    const balance = await balanceOf(t);
+    expect(balance.paid + balance.freeLeft).toBe(40 + 8 - 7 * 4 + 4);
+  });
+
   it("someone else cannot upscale or re-roll a person's results", async () => {
     const outbox = recordingDeliverer();
     t.app.startGpuWorker(createInstantBackend());

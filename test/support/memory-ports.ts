@@ -131,6 +131,17 @@ export function createMemoryRepositories() {
         return refundReservation(jobId, 'refund');
       },
       refundSucceeded: async (jobId) => refundReservation(jobId, 'refund'),
+      async refundRejectedSet(jobId) {
+        let root = jobs.get(jobId)!;
+        while (root.parentJobId && jobs.get(root.parentJobId)?.kind === 'portrait') root = jobs.get(root.parentJobId)!;
+        const family = new Set([root.id]);
+        for (let grew = true; grew; ) {
+          grew = false;
+          for (const j of jobs.values()) if (j.parentJobId && family.has(j.parentJobId) && !family.has(j.id)) grew = Boolean(family.add(j.id));
+        }
+        const refunded = ledger.some((e) => e.reason === 'refund' && e.jobId && family.has(e.jobId) && jobs.get(e.jobId)!.status === 'succeeded');
+        return refunded ? 0 : refundReservation(jobId, 'refund');
+      },
       recentMeanSeconds: async () => undefined,
       async markDelivered(jobId) {
         jobs.get(jobId)!.deliveredAt ??= new Date();

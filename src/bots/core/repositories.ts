@@ -58,8 +58,10 @@ export interface JobRepository {
   recentOf(accountId: string, limit: number): Promise<Job[]>;
   /** Ends a queued or running job and refunds its reservation once; the credits refunded, or undefined when it had already ended. */
   endWithRefund(jobId: string, status: 'failed' | 'cancelled', errorCode: string | null): Promise<number | undefined>;
-  /** Refunds a finished job's credits once per job, whatever asks (👎, an undeliverable outcome); 0 when already refunded. */
+  /** Refunds a finished job's credits once per job (an outcome that never reached its chat); 0 when already refunded. */
   refundSucceeded(jobId: string): Promise<number>;
+  /** 👎 "not them": a finished set refunded at most once per original request (the first job and all its re-rolls); 0 otherwise. */
+  refundRejectedSet(jobId: string): Promise<number>;
   /** Mean wall time of the last finished jobs of a kind, for queue estimates. */
   recentMeanSeconds(kind: JobKind): Promise<number | undefined>;
   /** The outcome reached its chat. */

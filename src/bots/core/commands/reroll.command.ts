@@ -47,7 +47,8 @@ export const notThemCommand: CommandHandler = async (ctx) => {
   const parent = await ownPortraitJob(ctx);
   // The verdict sits beside each variant's likeness score, so operators can see how well the score foresees it.
   await repos.results.recordVerdict(parent.id, 'not_them');
-  const refunded = parent.status === 'succeeded' ? await repos.jobs.refundSucceeded(parent.id) : 0;
+  // Once per original request: 👎 on each new set must not make them all free.
+  const refunded = parent.status === 'succeeded' ? await repos.jobs.refundRejectedSet(parent.id) : 0;
   // The style says how much closer to the reference photos each "not them" holds.
   const strength = strongerIdentity(ctx.deps.styles.get(parent.style ?? ''), readParams('portrait', parent.params).identityStrength);
   const reply = await rerollOf(ctx, parent, strength, 'Sorry they did not look right. Trying again, closer to the photos');
