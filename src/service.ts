@@ -19,6 +19,9 @@ interface ChatSide {
   deliverers: Map<string, Deliverer>;
   /** The metrics' view of the delivery worker. */
   deliveryObserver: DeliveryObserver;
+  /** Bind HTTP_PORT (first, so a port in use stops the process before it takes any job). */
+  listen(): Promise<void>;
+  /** Start the chat front-ends. */
   start(): Promise<void>;
   /** Stop taking requests; deliveries still work until the app closes. */
   stop(): Promise<void>;
@@ -51,8 +54,10 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
   return {
     deliverers,
     deliveryObserver,
-    async start() {
+    async listen() {
       await http.listen(config.http.port);
+    },
+    async start() {
       await telegram?.start();
       await discord?.start();
     },
@@ -78,7 +83,7 @@ function createProbeSide(app: ReturnType<typeof createApp>, config: Config, logg
   redis.on('error', (error) => logger.warn({ err: error }, 'redis (probes) connection error'));
   registerProbes(http, { app, redis, workers });
   return {
-    async start() {
+    async listen() {
       const port = await http.listen(config.http.port);
       logger.info({ port }, 'probes listening (/healthz, /readyz)');
     },
@@ -93,16 +98,23 @@ function createProbeSide(app: ReturnType<typeof createApp>, config: Config, logg
 export async function runService(role: ServiceRole, config: Config, logger: Logger): Promise<number> {
   const app = createApp(config, logger);
   const workers: QueueWorker[] = [];
+  const chat = role !== 'worker' ? createChatSide(app, config, logger, () => workers) : undefined;
+  const probes = role === 'worker' ? createProbeSide(app, config, logger, () => workers) : undefined;
+  try {
+    await (chat ?? probes)!.listen();
+  } catch (error) {
+    await chat?.close();
+    await probes?.close();
+    await app.close();
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUseError(config.http.port, role) : error;
+  }
   // Retention and clean-up after /forget: scheduled in the queue, so one process runs each tick.
   await app.startMaintenance();
   if (role !== 'serve') workers.push(app.startGpuWorker());
-  const chat = role !== 'worker' ? createChatSide(app, config, logger, () => workers) : undefined;
-  const probes = role === 'worker' ? createProbeSide(app, config, logger, () => workers) : undefined;
   if (chat) {
     workers.push(app.startDeliveryWorker(chat.deliverers, chat.deliveryObserver));
     await chat.start();
   }
-  await probes?.start();
   logger.info({ role, backend: config.gpu.backend, platforms: [...(chat?.deliverers.keys() ?? [])] }, 'likeness started');
 
   const signal = await new Promise<string>((resolve) => {
@@ -118,3 +130,18 @@ export async function runService(role: ServiceRole, config: Config, logger: Logg
   logger.info('stopped');
   return 0;
 }
+
+/** Thrown when HTTP_PORT is taken: says which setting to change instead of a bare EADDRINUSE. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    role: ServiceRole,
+  ) {
+    super(
+      `HTTP_PORT ${port} is already in use on this host (another likeness process?). ` +
+        `Give each process on one host its own port, e.g. HTTP_PORT=${port + 1} likeness ${role}, or HTTP_PORT=0 to take any free port.`,
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
