@@ -36,8 +36,8 @@ const model = (layers: KerasLayer[], output: string): KerasModelConfig => ({
   config: { layers, input_layers: [['in', 0, 0]], output_layers: [[output, 0, 0]] },
 });
 
-async function run(config: KerasModelConfig, weights: Map<string, TfjsWeight>, x: Nhwc): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const graph = convertKerasLayers({ model: config, weights, name: 'test' });
+async function run(config: KerasModelConfig, weights: Map<string, TfjsWeight>, x: Nhwc, foldUpsampling = true): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const graph = convertKerasLayers({ model: config, weights, name: 'test', foldUpsampling });
   const session = await InferenceSession.create(encodeOnnxModel(graph));
   const nchw = new Float32Array(x.data.length);
   for (let y = 0; y < x.h; y++) for (let i = 0; i < x.w; i++) for (let c = 0; c < x.c; c++) nchw[(c * x.h + y) * x.w + i] = x.data[(y * x.w + i) * x.c + c]!;
@@ -116,6 +116,32 @@ describe('Keras layers converted to ONNX', () => {
           expected[(y * 27 + i) * 7 + c] = doubled >= 0 ? doubled : 0.2 * doubled;
         }
     expect(maxDifference(data, expected)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    [4, 3],
+    [2, 5],
+    [3, 3],
+  ])('folds a nearest UpSampling2D by %i into the %ix%i "same" Conv2D after it, exactly (DepthToSpace)', async (scale, k) => {
+    const folding = new Map<string, TfjsWeight>([
+      ['conv/kernel', { values: noise(k * k * 3 * 2, 4), shape: [k, k, 3, 2] }],
+      ['conv/bias', { values: noise(2, 5), shape: [2] }],
+    ]);
+    const config = model(
+      [
+        input(3),
+        layer('UpSampling2D', 'up', ['in'], { size: [scale, scale], interpolation: 'nearest' }),
+        layer('Conv2D', 'conv', ['up'], { padding: 'same', activation: 'relu', kernel_size: [k, k], strides: [1, 1], dilation_rate: [1, 1], groups: 1, use_bias: true }),
+      ],
+      'conv',
+    );
+    const graph = convertKerasLayers({ model: config, weights: folding, name: 'test' });
+    expect(graph.nodes.map((node) => node.opType)).toEqual(['Conv', 'DepthToSpace', 'Relu', 'Transpose']);
+    const folded = await run(config, folding, x);
+    const plain = await run(config, folding, x, false);
+    expect(folded.dims).toEqual([1, 7 * scale, 9 * scale, 2]);
+    expect(folded.dims).toEqual(plain.dims);
+    expect(maxDifference(folded.data, plain.data)).toBeLessThan(1e-5);
   });
 
   it('refuses a layer or a setting it cannot express, by name', () => {

@@ -1,6 +1,7 @@
 import { hwioToOihw, oihwDims } from './kernel-layouts.js';
 import { TensorType, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
 import { UnsupportedGraphError, type TfjsWeight } from './tfjs-graph.js';
+import { foldNearestUpsampleIntoConv } from './upsample-conv-fold.js';
 
 /**
  * Rewrites a TensorFlow.js *layers* model (a Keras functional model as model.json stores it, e.g.
@@ -32,9 +33,11 @@ export interface ConvertLayersOptions {
   /** Weights by name (`<layer>/kernel`, `<layer>/bias`), as decodeTfjsWeights gives them. */
   weights: ReadonlyMap<string, TfjsWeight>;
   name: string;
+  /** Fold a nearest UpSampling2D into the "same" Conv2D after it (upsample-conv-fold.ts). Default true. */
+  foldUpsampling?: boolean;
 }
 
-export function convertKerasLayers({ model, weights, name }: ConvertLayersOptions): OnnxGraph {
+export function convertKerasLayers({ model, weights, name, foldUpsampling = true }: ConvertLayersOptions): OnnxGraph {
   if (model.class_name !== 'Functional' && model.class_name !== 'Model') throw new UnsupportedGraphError(`${name}: a ${model.class_name} model is not supported`);
   const graph: OnnxGraph = { name, nodes: [], initializers: [], inputs: [], outputs: [] };
   const emit = (node: OnnxNode) => graph.nodes.push(node);
@@ -53,7 +56,11 @@ export function convertKerasLayers({ model, weights, name }: ConvertLayersOption
     return tensorName;
   };
 
+  const folds = foldUpsampling ? foldableUpsamplings(model.config.layers) : new Map<string, KerasLayer>();
+  const foldedAway = new Set([...folds.values()].map((upsampling) => upsampling.name));
+
   for (const layer of model.config.layers) {
+    if (foldedAway.has(layer.name)) continue;
     const calls = layer.inbound_nodes;
     if (calls.length > 1) throw new UnsupportedGraphError(`${name}: layer ${layer.name} is called more than once`);
     const inputs = (calls[0] ?? []).map(([inbound, nodeIndex, tensorIndex]) => {
@@ -77,10 +84,22 @@ export function convertKerasLayers({ model, weights, name }: ConvertLayersOption
         const padding = config.padding;
         if (padding !== 'same' && padding !== 'valid') throw unsupported(`padding ${String(padding)}`);
         const kernel = weight(`${layer.name}/kernel`);
-        const convInputs = [inputs[0]!, addInitializer(`${layer.name}/kernel`, hwioToOihw(kernel), oihwDims(kernel.shape))];
-        if (config.use_bias !== false) convInputs.push(addInitializer(`${layer.name}/bias`, Float32Array.from(weight(`${layer.name}/bias`).values), [kernel.shape[3]!]));
+        const bias = config.use_bias !== false ? Float32Array.from(weight(`${layer.name}/bias`).values) : undefined;
         const activation = String(config.activation ?? 'linear');
         const convOut = activation === 'linear' ? out : `${out}__linear`;
+        const upsampling = folds.get(layer.name);
+        if (upsampling) {
+          const [s] = upsamplingSize(upsampling);
+          const fold = foldNearestUpsampleIntoConv(kernel, bias, s);
+          const convInputs = [upsamplingInput(upsampling), addInitializer(`${layer.name}/kernel`, fold.kernel, fold.dims), addInitializer(`${layer.name}/bias`, fold.bias, [fold.dims[0]])];
+          const lowRes = `${out}__low_res`;
+          emit({ opType: 'Conv', inputs: convInputs, outputs: [lowRes], attributes: { kernel_shape: fold.dims.slice(2), auto_pad: 'SAME_UPPER' } });
+          emit({ opType: 'DepthToSpace', inputs: [lowRes], outputs: [convOut], attributes: { blocksize: s, mode: 'DCR' } });
+          if (activation !== 'linear') emit(activationNode(activation, convOut, out, unsupported));
+          break;
+        }
+        const convInputs = [inputs[0]!, addInitializer(`${layer.name}/kernel`, hwioToOihw(kernel), oihwDims(kernel.shape))];
+        if (bias) convInputs.push(addInitializer(`${layer.name}/bias`, bias, [kernel.shape[3]!]));
         emit({
           opType: 'Conv',
           inputs: convInputs,
@@ -114,7 +133,7 @@ export function convertKerasLayers({ model, weights, name }: ConvertLayersOption
       }
       case 'UpSampling2D': {
         if ((config.interpolation ?? 'nearest') !== 'nearest') throw unsupported(`${String(config.interpolation)} interpolation`);
-        const [sh, sw] = (config.size as [number, number] | undefined) ?? [2, 2];
+        const [sh, sw] = upsamplingSize(layer);
         const scales = addInitializer(`${layer.name}/scales`, Float32Array.of(1, 1, sh, sw), [4]);
         // Keras repeats each pixel: output (y, x) reads input (floor(y / sh), floor(x / sw)).
         emit({
@@ -136,6 +155,33 @@ export function convertKerasLayers({ model, weights, name }: ConvertLayersOption
     graph.outputs.push({ name: nhwc, elemType: TensorType.FLOAT });
   }
   return graph;
+}
+
+const upsamplingSize = (layer: KerasLayer) => (layer.config.size as [number, number] | undefined) ?? [2, 2];
+const upsamplingInput = (layer: KerasLayer) => layer.inbound_nodes[0]![0]![0];
+
+/**
+ * Conv2D layers whose only input is a nearest, square UpSampling2D read by nothing else, and that
+ * are plain enough to fold it in (same padding, stride and dilation 1, odd square kernel): conv name -> upsampling.
+ */
+function foldableUpsamplings(layers: readonly KerasLayer[]): Map<string, KerasLayer> {
+  const readers = new Map<string, number>();
+  for (const layer of layers) for (const [inbound] of layer.inbound_nodes.flat()) readers.set(inbound, (readers.get(inbound) ?? 0) + 1);
+  const byName = new Map(layers.map((layer) => [layer.name, layer]));
+  const folds = new Map<string, KerasLayer>();
+  for (const conv of layers) {
+    const inbound = conv.inbound_nodes[0];
+    if (conv.class_name !== 'Conv2D' || conv.inbound_nodes.length !== 1 || inbound?.length !== 1) continue;
+    const upsampling = byName.get(inbound[0]![0]);
+    if (upsampling?.class_name !== 'UpSampling2D' || readers.get(upsampling.name) !== 1 || upsampling.inbound_nodes.length !== 1) continue;
+    const [sh, sw] = upsamplingSize(upsampling);
+    const c = conv.config;
+    const ones = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => x === 1));
+    const [kh, kw] = (c.kernel_size as [number, number] | undefined) ?? [0, 0];
+    if ((upsampling.config.interpolation ?? 'nearest') !== 'nearest' || sh !== sw || c.padding !== 'same' || !ones(c.strides) || !ones(c.dilation_rate) || (c.groups ?? 1) !== 1 || kh !== kw || kh % 2 !== 1) continue;
+    folds.set(conv.name, upsampling);
+  }
+  return folds;
 }
 
 function activationNode(activation: string, input: string, output: string, unsupported: (what: string) => Error): OnnxNode {
