@@ -31,7 +31,7 @@ export async function superResolveTile(planes: Float32Array, width: number, heig
   const results = await net.run({ [net.inputNames[0]!]: new Tensor('float32', planes, [1, 3, height, width]) });
   const output = results[outputNames[0]!]!;
   const values = output.data as Float32Array;
-  // Uint8ClampedArray rounds half to even and clamps to 0..255, as the tfjs path's Math.round and clamp did (but for exact halves).
+  // Uint8ClampedArray rounds (half to even) and clamps to 0..255.
   const bytes = new Uint8Array(values.length);
   new Uint8ClampedArray(bytes.buffer).set(values);
   output.dispose();

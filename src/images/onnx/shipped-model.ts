@@ -1,4 +1,3 @@
-import type * as TfCore from '@tensorflow/tfjs-core';
 import { modelArtifactsFromFile, packageFile } from '../model-files.js';
 import { convertKerasLayers, type KerasModelConfig } from './keras-layers-to-onnx.js';
 import { encodeOnnxModel } from './onnx-proto.js';
@@ -28,8 +27,8 @@ export interface ConvertedModel {
 
 /** Reads and converts a shipped model (a few tens of ms and a few times its weights in passing memory). */
 export async function convertShippedModel(model: ShippedModel): Promise<ConvertedModel> {
-  const artifacts = await modelArtifactsFromFile<TfCore.io.ModelJSON>(packageFile(model.packageName, model.file));
-  const weights = decodeTfjsWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);
+  const artifacts = await modelArtifactsFromFile(packageFile(model.packageName, model.file));
+  const weights = decodeTfjsWeights(artifacts.weightData, artifacts.weightSpecs);
   const name = `${model.packageName}/${model.file}`;
   const graph =
     artifacts.format === 'layers-model'
