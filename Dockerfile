@@ -6,12 +6,15 @@
 #
 # Debian (glibc) rather than Alpine: sharp's prebuilt libvips packages for linux-x64 and
 # linux-arm64 (glibc) come in through package-lock.json, so no system packages are needed.
+# Where a registry cannot be reached, NODE_IMAGE may name a local stand-in (test/container/).
+# `npm run test:container` builds this image and runs every role of it.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---- base: the manifests ----
-# .npmrc tells onnxruntime-node not to fetch its optional CUDA files at install: the CPU runtime
-# the face models use ships in the package.
+# .npmrc: onnxruntime-node fetches no CUDA files at install (the CPU runtime ships in the
+# package), and no peer dependency is installed (ESRGAN's package names all of TensorFlow.js as
+# one, which Likeness does not run: its weights are converted to ONNX).
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
@@ -21,14 +24,27 @@ FROM base AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+# Source maps stay behind: they point to TypeScript the image does not carry.
+RUN npm run build && find dist -name '*.map' -delete
 
-# ---- prod-deps: production dependencies only (sharp's prebuilt libvips included) ----
-# onnxruntime-node carries binaries for every platform (~250 MB): only this one's are kept.
+# ---- prod-deps: production dependencies only (sharp's prebuilt libvips included), trimmed ----
+# Only what runs is kept:
+# - onnxruntime-node carries binaries for every platform (~290 MB): only this one's;
+# - @vladmandic/human is a whole face-analysis library: only its entry file (resolved, never
+#   loaded) and the two face models Likeness converts;
+# - @upscalerjs/esrgan-slim: only the 4x model;
+# - source maps, type declarations and docs of every package.
 FROM base AS prod-deps
 RUN npm ci --omit=dev --no-audit --no-fund \
  && keep="linux/$(node -p process.arch)" \
- && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 -type d | grep -v "/$keep\$" | xargs rm -rf
+ && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 -type d | grep -v "/$keep\$" | xargs rm -rf \
+ && (cd node_modules/@vladmandic/human \
+     && find models -type f ! -name 'blazeface.*' ! -name 'faceres.*' -delete \
+     && find dist -type f ! -name human.node.js -delete \
+     && rm -rf demo assets src types) \
+ && (cd node_modules/@upscalerjs/esrgan-slim && find models -mindepth 1 -maxdepth 1 ! -name x4 -exec rm -rf {} + && rm -rf assets dist/umd) \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -iname '*.md' \) -delete \
+ && npm cache clean --force
 
 # ---- runtime: node, production node_modules, compiled code, migrations, sample photo ----
 FROM ${NODE_IMAGE} AS runtime

@@ -8,6 +8,7 @@
  *   npm run bench -- --only a     one section: a orchestration, b normalize, c images (face check, 8K encode-to-fit),
  *                                 d GPU utilisation over fake Cog endpoints, e Discord acknowledgement latency,
  *                                 f likeness (embedding per face, the gate's share of a local portrait job),
+ *                                 g local 8K upscale (ESRGAN on onnxruntime vs tfjs vs lanczos; the Docker image's size)
  *                                 h hostile decodes (issue 21's HEIC grid bomb and 16-bit PNG, old path beside now)
  *   npm run bench -- --quick      shorter windows (a smoke run, noisier figures)
  *   npm run bench -- --data-root /dev/shm
@@ -25,8 +26,9 @@ import { benchImages, DEFAULT_IMAGES_BENCH, printImages, type ImagesBenchResult 
 import { benchHostileDecode, printHostileDecode, type HostileDecodeResult } from './hostile-decode.js';
 import { benchLikenessGate, DEFAULT_LIKENESS_BENCH, printLikenessGate, QUICK_LIKENESS_BENCH, type LikenessBenchResult } from './likeness.js';
 import { fmt, ratio, table } from './stats.js';
+import { benchUpscale, DEFAULT_UPSCALE_BENCH, printUpscale, type UpscaleBenchResult } from './upscale.js';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f', 'h'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 const TARGETS = { p50Ms: 5, p50VsBare: 4, jobsPerSec: 500 };
 
 const { values: args } = parseArgs({
@@ -180,6 +182,7 @@ async function main(): Promise<void> {
   let d: GpuUtilisationResult | undefined;
   let e: DiscordAckResult | undefined;
   let f: LikenessBenchResult | undefined;
+  let g: UpscaleBenchResult | undefined;
   let h: HostileDecodeResult | undefined;
   try {
     if (runs('a') || runs('e')) infra = await createInfra({ dataRoot: args['data-root'] });
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
   if (runs('c')) c = await benchImages(args.quick ? { runs: 2 } : DEFAULT_IMAGES_BENCH);
   if (runs('d')) d = await benchGpuUtilisation(args.quick ? QUICK_GPU_UTILISATION : DEFAULT_GPU_UTILISATION, { dataRoot: args['data-root'] });
   if (runs('f')) f = await benchLikenessGate(args.quick ? QUICK_LIKENESS_BENCH : DEFAULT_LIKENESS_BENCH, { dataRoot: args['data-root'] });
+  if (runs('g')) g = await benchUpscale(args.quick ? { ...DEFAULT_UPSCALE_BENCH, runs: 1 } : DEFAULT_UPSCALE_BENCH);
   if (runs('h')) h = await benchHostileDecode();
   const seconds = (performance.now() - started) / 1000;
 
@@ -208,6 +212,7 @@ async function main(): Promise<void> {
           gpuUtilisation: d,
           discordAck: e,
           likeness: f,
+          upscale: g,
           hostileDecode: h,
         },
         (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
@@ -217,7 +222,16 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`Likeness bench: ${machine}\n`);
-  const printers = [a && (() => printA(a)), b && (() => printB(b)), c && (() => printImages(c)), d && (() => printGpuUtilisation(d)), e && (() => printDiscordAck(e)), f && (() => printLikenessGate(f)), h && (() => printHostileDecode(h))];
+  const printers = [
+    a && (() => printA(a)),
+    b && (() => printB(b)),
+    c && (() => printImages(c)),
+    d && (() => printGpuUtilisation(d)),
+    e && (() => printDiscordAck(e)),
+    f && (() => printLikenessGate(f)),
+    g && (() => printUpscale(g)),
+    h && (() => printHostileDecode(h)),
+  ];
   printers.filter(Boolean).forEach((print, i) => {
     if (i > 0) console.log('');
     (print as () => void)();

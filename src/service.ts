@@ -19,6 +19,9 @@ interface ChatSide {
   deliverers: Map<string, ChatPort>;
   /** The metrics' view of the delivery worker. */
   deliveryObserver: DeliveryObserver;
+  /** Bind HTTP_PORT (first, so a port in use stops the process before it takes any job). */
+  listen(): Promise<void>;
+  /** Start the chat front-ends. */
   start(): Promise<void>;
   /** Stop taking requests; deliveries still work until the app closes. */
   stop(): Promise<void>;
@@ -26,7 +29,7 @@ interface ChatSide {
   close(): Promise<void>;
 }
 
-function createChatSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger, workers: () => readonly QueueWorker[]): ChatSide {
+function createChatSide(app: ReturnType<typeof createApp>, config: Config, logger: Logger, workers: () => readonly QueueWorker[], role: ServiceRole): ChatSide {
   const http: HttpServer = createHttpServer({ logger, limits: { maxConnections: config.http.maxConnections } });
   const ops = createOperationsListener(config, logger);
   // One connection for the chat side: readiness pings, the shared link secret, Discord's state.
@@ -52,10 +55,12 @@ function createChatSide(app: ReturnType<typeof createApp>, config: Config, logge
   return {
     deliverers,
     deliveryObserver,
-    async start() {
-      const port = await http.listen(config.http.port);
+    async listen() {
+      const port = await bindOrExplain('HTTP_PORT', config.http.port, role, () => http.listen(config.http.port));
       logger.info({ port }, 'public HTTP listening (/files/, /healthz, the Telegram webhook)');
-      await ops.start('/healthz, /readyz, /metrics, /admin/queues');
+      await ops.start('/healthz, /readyz, /metrics, /admin/queues', role);
+    },
+    async start() {
       await telegram?.start();
       await discord?.start();
     },
@@ -80,8 +85,8 @@ function createOperationsListener(config: Config, logger: Logger) {
   const http: HttpServer = createHttpServer({ logger });
   return {
     http,
-    async start(serves: string) {
-      const port = await http.listen(config.ops.port, config.ops.host);
+    async start(serves: string, role: ServiceRole) {
+      const port = await bindOrExplain('OPS_PORT', config.ops.port, role, () => http.listen(config.ops.port, config.ops.host));
       logger.info({ host: config.ops.host, port }, `operations listening (${serves})`);
     },
   };
@@ -98,8 +103,8 @@ function createProbeSide(app: ReturnType<typeof createApp>, config: Config, logg
   redis.on('error', (error) => logger.warn({ err: error }, 'redis (probes) connection error'));
   registerProbes(ops.http, { app, redis, workers });
   return {
-    async start() {
-      await ops.start('probes: /healthz, /readyz');
+    async listen() {
+      await ops.start('probes: /healthz, /readyz', 'worker');
     },
     async close() {
       await ops.http.close();
@@ -112,16 +117,23 @@ function createProbeSide(app: ReturnType<typeof createApp>, config: Config, logg
 export async function runService(role: ServiceRole, config: Config, logger: Logger): Promise<number> {
   const app = createApp(config, logger);
   const workers: QueueWorker[] = [];
+  const chat = role !== 'worker' ? createChatSide(app, config, logger, () => workers, role) : undefined;
+  const probes = role === 'worker' ? createProbeSide(app, config, logger, () => workers) : undefined;
+  try {
+    await (chat ?? probes)!.listen();
+  } catch (error) {
+    await chat?.close();
+    await probes?.close();
+    await app.close();
+    throw error;
+  }
   // Retention and clean-up after /forget: scheduled in the queue, so one process runs each tick.
   await app.startMaintenance();
   if (role !== 'serve') workers.push(app.startGpuWorker());
-  const chat = role !== 'worker' ? createChatSide(app, config, logger, () => workers) : undefined;
-  const probes = role === 'worker' ? createProbeSide(app, config, logger, () => workers) : undefined;
   if (chat) {
     workers.push(app.startDeliveryWorker(chat.deliverers, chat.deliveryObserver));
     await chat.start();
   }
-  await probes?.start();
   logger.info({ role, backend: config.gpu.backend, platforms: [...(chat?.deliverers.keys() ?? [])] }, 'likeness started');
 
   const signal = await new Promise<string>((resolve) => {
@@ -137,3 +149,28 @@ export async function runService(role: ServiceRole, config: Config, logger: Logg
   logger.info('stopped');
   return 0;
 }
+
+/** Thrown when a listener's port is taken: says which setting to change instead of a bare EADDRINUSE. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly setting: 'HTTP_PORT' | 'OPS_PORT',
+    readonly port: number,
+    role: ServiceRole,
+  ) {
+    super(
+      `${setting} ${port} is already in use on this host (another likeness process?). ` +
+        `Give each process on one host its own port, e.g. ${setting}=${port + 1} likeness ${role}, or ${setting}=0 to take any free port.`,
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Binds a listener; a port in use becomes a {@link PortInUseError} naming the setting to change. */
+async function bindOrExplain(setting: 'HTTP_PORT' | 'OPS_PORT', port: number, role: ServiceRole, bind: () => Promise<number>): Promise<number> {
+  try {
+    return await bind();
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUseError(setting, port, role) : error;
+  }
+}
+

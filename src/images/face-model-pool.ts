@@ -6,7 +6,7 @@ import { convertFaceModels, type ConvertedFaceModels } from './face-model-source
 import type { Pixels } from './pixel-sampling.js';
 
 /**
- * The face models run in a small pool of worker threads, so that the faces of a portrait set are
+ * The face models (and ESRGAN's upscale tiles, super-resolution.ts) run in a small pool of worker threads, so that the faces of a portrait set are
  * measured side by side on a multi-core host and the event loop (chat updates, queue heartbeats)
  * never waits on a model: onnxruntime-node computes on the thread that calls it.
  * Threads start on first use and do not keep the process alive when idle.
@@ -16,11 +16,12 @@ import type { Pixels } from './pixel-sampling.js';
 export type FaceModelCall =
   | { op: 'load' }
   | { op: 'detect'; pixels: Pixels }
-  | { op: 'describe'; pixels: Pixels; square: readonly [number, number, number, number] };
+  | { op: 'describe'; pixels: Pixels; square: readonly [number, number, number, number] }
+  | { op: 'superResolve'; planes: Float32Array; width: number; height: number };
 export type FaceModelRequest = FaceModelCall & { id: number };
 export type FaceModelReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
 
-/** Most threads the pool starts: each holds its own copy of the models (~40 MB). */
+/** Most threads the pool starts: each holds its own copy of the face models (~40 MB), and of ESRGAN once it upscaled (~100 MB while it runs a tile). */
 const MAX_THREADS = 4;
 
 interface Thread {
@@ -102,7 +103,7 @@ function poolSize(): number {
   return Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
 }
 
-async function call<T>(request: FaceModelCall, chosen?: Thread): Promise<T> {
+async function call<T>(request: FaceModelCall, chosen?: Thread, transfer: ArrayBuffer[] = []): Promise<T> {
   // No await between choosing the thread and queueing on it: concurrent calls see each other's choice.
   const models = await convertedModels();
   const thread = chosen ?? pick(models);
@@ -111,13 +112,18 @@ async function call<T>(request: FaceModelCall, chosen?: Thread): Promise<T> {
     thread.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
     // Held while it works, so a short-lived process (the CLI) waits for its answer.
     thread.worker.ref();
-    thread.worker.postMessage({ ...request, id });
+    thread.worker.postMessage({ ...request, id }, transfer);
   });
 }
 
 export const faceModels = {
   detect: (pixels: Pixels) => call<BlazeFaceDetection[]>({ op: 'detect', pixels }),
   describe: (pixels: Pixels, square: readonly [number, number, number, number]) => call<Float32Array>({ op: 'describe', pixels, square }),
+  /** ESRGAN on one tile (NCHW planes, 0..255; moved to the thread): the 4x tile as interleaved RGB bytes. */
+  superResolveTile: (planes: Float32Array, width: number, height: number) =>
+    call<Uint8Array>({ op: 'superResolve', planes, width, height }, undefined, [planes.buffer as ArrayBuffer]),
+  /** How many threads the pool runs at most: callers with many requests keep this many in flight. */
+  size: poolSize,
   /** Starts every thread of the pool and loads the models in each (start-up, so the first photo is quick). */
   async warmUp(): Promise<void> {
     const models = await convertedModels();

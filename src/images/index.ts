@@ -1,8 +1,8 @@
 /**
  * Images: decode, validate, normalize, face check, preview-render, upscale, label and encode-to-fit.
  * The only part of Likeness that imports sharp (see ./sharp.ts for the process-wide decoder
- * allow-list and thread settings) and that runs models: tfjs in process (./tf-runtime.ts), the
- * face models on onnxruntime in worker threads (./face-model-pool.ts).
+ * allow-list and thread settings) and that runs models: the
+ * face models and ESRGAN, converted to ONNX (./onnx), on onnxruntime in worker threads (./face-model-pool.ts).
  */
 export { inspectPhoto, type PhotoFormat, type PhotoLimits } from './inspect-photo.js';
 export { normalizePhoto, NORMALIZED_MAX_EDGE, type EncodedImage } from './normalize-photo.js';

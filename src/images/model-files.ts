@@ -2,12 +2,37 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type * as TfCore from '@tensorflow/tfjs-core';
 
 /**
- * Model files and CommonJS modules inside installed packages: what the tfjs runtime and the face
- * models' threads read from node_modules. Nothing here loads a model runtime or sharp.
+ * Model files and CommonJS modules inside installed packages: what the model conversions read
+ * from node_modules. Nothing here loads a model runtime or sharp.
  */
+
+/** A weight's entry in a tfjs model.json manifest (the fields read here; tfjs's WeightsManifestEntry). */
+export interface WeightsManifestEntry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; scale?: number; min?: number };
+}
+
+/** A tfjs model.json: a graph or layers model's topology and where its weights are. */
+export interface TfjsModelJson {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  modelTopology: unknown;
+  weightsManifest?: Array<{ paths: string[]; weights: WeightsManifestEntry[] }>;
+  signature?: unknown;
+  userDefinedMetadata?: unknown;
+  modelInitializer?: unknown;
+}
+
+/** A model.json read with its weight shards: the topology, the weight entries and their bytes, concatenated. */
+export interface ModelArtifacts extends Omit<TfjsModelJson, 'weightsManifest'> {
+  weightSpecs: WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+}
 
 const require = createRequire(import.meta.url);
 
@@ -36,7 +61,7 @@ export function requireModule<T>(id: string): T {
  * A tfjs model.json and its weight shards read from disk, as model artifacts; `adjust` may edit the
  * parsed JSON first (e.g. widen an input declaration).
  */
-export async function modelArtifactsFromFile<J extends TfCore.io.ModelJSON>(modelJson: string, adjust?: (json: J) => void): Promise<TfCore.io.ModelArtifacts> {
+export async function modelArtifactsFromFile<J extends TfjsModelJson>(modelJson: string, adjust?: (json: J) => void): Promise<ModelArtifacts> {
   const model = JSON.parse(await readFile(modelJson, 'utf8')) as J;
   adjust?.(model);
   const groups = model.weightsManifest ?? [];

@@ -1,15 +1,12 @@
-import { pathToFileURL } from 'node:url';
-import type * as TfCore from '@tensorflow/tfjs-core';
-import { packageFile, requireModule } from './model-files.js';
+import { faceModels } from './face-model-pool.js';
 import { decodeForModel } from './model-input.js';
-import { loadTf } from './tf-runtime.js';
 
 /** What the model multiplies each edge by. */
 export const SUPER_RESOLUTION_SCALE = 4;
-/** The model: UpscalerJS's ESRGAN "slim" 4x (an RDN, ~0.9 MB of weights, MIT), as its npm package ships it. */
-const MODEL_PACKAGE = '@upscalerjs/esrgan-slim';
-const MODEL_JSON = 'models/x4/model.json';
-/** Input tile edge: ~0.35 s per tile on one core; smaller tiles keep the event loop and the wasm heap small. */
+/**
+ * Input tile edge. A 128 px tile (140 with its overlap) takes ~0.3-0.45 s of one core and ~100 MB
+ * in its thread (the 48-channel activations at 4x); each pool thread runs one tile at a time.
+ */
 const TILE = 128;
 /** Context read around each tile and thrown away, so tile seams do not show. */
 const OVERLAP = 6;
@@ -28,86 +25,44 @@ export interface SuperResolveOptions {
   signal?: AbortSignal;
 }
 
-interface LayersModel {
-  predict(input: TfCore.Tensor): TfCore.Tensor | TfCore.Tensor[];
-}
-
-let model: Promise<LayersModel> | undefined;
-
-function loadModel(): Promise<LayersModel> {
-  model ??= (async () => {
-    await loadTf();
-    const layers = requireModule<{ loadLayersModel(url: string): Promise<LayersModel> }>('@tensorflow/tfjs-layers');
-    return layers.loadLayersModel(pathToFileURL(packageFile(MODEL_PACKAGE, MODEL_JSON)).href);
-  })().catch((error: unknown) => {
-    model = undefined;
-    throw error;
-  });
-  return model;
-}
-
 /**
- * Enlarges an image 4x with a real super-resolution model (ESRGAN slim, tfjs on the wasm backend,
- * in this process), in 128 px tiles with a 6 px overlap so memory stays small whatever the size.
- * After each tile it projects the finishing time from the speed so far and gives up, answering
- * undefined, as soon as that passes `budgetMs` (the caller then falls back to a plain resize).
- * Yields to the event loop between tiles; rejects with the signal's reason when it aborts.
+ * Enlarges an image 4x with a real super-resolution model: ESRGAN slim, converted from its tfjs
+ * weights and run on onnxruntime in the model pool's threads (face-model-pool.ts), in 128 px
+ * tiles with a 6 px overlap, one tile per thread at a time, so memory stays bounded whatever the
+ * size and the event loop never runs the model. As tiles finish it projects the finishing time
+ * from the pace so far and gives up, answering undefined, as soon as that passes `budgetMs` (the
+ * caller then falls back to a plain resize). Rejects with the signal's reason when it aborts
+ * (after the tiles already running finish: a thread is never stopped mid-run).
  */
 export async function superResolve(image: Buffer, opts: SuperResolveOptions): Promise<RgbImage | undefined> {
   const started = performance.now();
   const input = await decodeForModel(image);
-  const { width, height } = input.info;
-  const channels = input.info.channels;
-  const tf = await loadTf();
-  const net = await loadModel();
+  const { width, height, channels } = input.info;
   const s = SUPER_RESOLUTION_SCALE;
   const out = Buffer.alloc(width * s * height * s * 3);
   const tiles = tileGrid(width, height);
   const totalPixels = tiles.reduce((sum, t) => sum + t.read.width * t.read.height, 0);
+  const inFlight = Math.min(faceModels.size(), tiles.length);
+  let next = 0;
+  let done = 0;
   let donePixels = 0;
+  let verdict: 'over budget' | undefined;
 
-  for (const [index, t] of tiles.entries()) {
-    opts.signal?.throwIfAborted();
-    const tileStarted = performance.now();
-    const { read, keep } = t;
-    const pixels = new Float32Array(read.width * read.height * 3);
-    for (let y = 0; y < read.height; y++) {
-      for (let x = 0; x < read.width; x++) {
-        const from = ((read.top + y) * width + read.left + x) * channels;
-        const to = (y * read.width + x) * 3;
-        pixels[to] = input.data[from]!;
-        pixels[to + 1] = input.data[from + 1]!;
-        pixels[to + 2] = input.data[from + 2]!;
-      }
+  const runTiles = async (): Promise<void> => {
+    while (next < tiles.length && !verdict && !opts.signal?.aborted) {
+      const { read, keep } = tiles[next++]!;
+      const upscaled = await faceModels.superResolveTile(planesOf(input.data, width, channels, read), read.width, read.height);
+      copyKept(upscaled, read, keep, out, width);
+      done += 1;
+      donePixels += read.width * read.height;
+      // Judge the pace once every thread has finished a tile (the first one also opens the session).
+      const projected = ((performance.now() - started) * totalPixels) / donePixels;
+      if ((done >= inFlight || done === tiles.length) && projected > opts.budgetMs) verdict = 'over budget';
     }
-    const result = tf.tidy(() => {
-      const predicted = net.predict(tf.tensor4d(pixels, [1, read.height, read.width, 3]));
-      return Array.isArray(predicted) ? predicted[0]! : predicted;
-    });
-    const upscaled = (await result.data()) as Float32Array;
-    result.dispose();
-
-    // Copy the kept part (the tile without its overlap) into the output, clamped to 0..255.
-    const readWidth = read.width * s;
-    const dx = (keep.left - read.left) * s;
-    const dy = (keep.top - read.top) * s;
-    for (let y = 0; y < keep.height * s; y++) {
-      const rowFrom = ((dy + y) * readWidth + dx) * 3;
-      const rowTo = (((keep.top * s + y) * width * s) + keep.left * s) * 3;
-      for (let i = 0; i < keep.width * s * 3; i++) {
-        const v = upscaled[rowFrom + i]!;
-        out[rowTo + i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-      }
-    }
-
-    donePixels += read.width * read.height;
-    const elapsed = performance.now() - started;
-    // The first tile also pays for compiling the model's kernels: judge the pace from the second on.
-    const perPixel = (performance.now() - tileStarted) / (read.width * read.height);
-    const projected = elapsed + (totalPixels - donePixels) * perPixel;
-    if ((index > 0 || tiles.length === 1) && projected > opts.budgetMs) return undefined;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+  };
+  await Promise.all(Array.from({ length: inFlight }, runTiles));
+  opts.signal?.throwIfAborted();
+  if (verdict) return undefined;
   return { data: out, width: width * s, height: height * s, channels: 3 };
 }
 
@@ -116,6 +71,36 @@ interface Rect {
   top: number;
   width: number;
   height: number;
+}
+
+/** The `read` rectangle of interleaved pixels as the model's NCHW float planes (RGB, 0..255). */
+function planesOf(data: Buffer, width: number, channels: number, read: Rect): Float32Array {
+  const plane = read.width * read.height;
+  const planes = new Float32Array(plane * 3);
+  for (let y = 0; y < read.height; y++) {
+    for (let x = 0; x < read.width; x++) {
+      const from = ((read.top + y) * width + read.left + x) * channels;
+      const to = y * read.width + x;
+      planes[to] = data[from]!;
+      planes[plane + to] = data[from + 1]!;
+      planes[2 * plane + to] = data[from + 2]!;
+    }
+  }
+  return planes;
+}
+
+/** Copies the kept part of an upscaled tile (the tile without its overlap) into the output. */
+function copyKept(upscaled: Uint8Array, read: Rect, keep: Rect, out: Buffer, width: number): void {
+  const s = SUPER_RESOLUTION_SCALE;
+  const readWidth = read.width * s;
+  const dx = (keep.left - read.left) * s;
+  const dy = (keep.top - read.top) * s;
+  const rowBytes = keep.width * s * 3;
+  for (let y = 0; y < keep.height * s; y++) {
+    const rowFrom = ((dy + y) * readWidth + dx) * 3;
+    const rowTo = ((keep.top * s + y) * width * s + keep.left * s) * 3;
+    out.set(upscaled.subarray(rowFrom, rowFrom + rowBytes), rowTo);
+  }
 }
 
 /** Tiles covering the image: `keep` partitions it, `read` is `keep` grown by the overlap (within the image). */

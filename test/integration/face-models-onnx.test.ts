@@ -12,7 +12,7 @@ import { convertTfjsGraph } from '../../src/images/onnx/tfjs-graph-to-onnx.js';
 import { UnsupportedGraphError, type TfjsNode } from '../../src/images/onnx/tfjs-graph.js';
 import { decodeTfjsWeights, halfToFloat } from '../../src/images/onnx/tfjs-weights.js';
 import { cropToGreyPlanes, resizeToPlanes } from '../../src/images/pixel-sampling.js';
-import { loadTf, type Tf } from '../../src/images/tf-runtime.js';
+import { loadTf, type Tf } from '../support/tfjs-reference.js';
 
 let tf: Tf;
 beforeAll(async () => {
@@ -45,7 +45,7 @@ async function tfjsGraph(file: string) {
     // Let the description net take any input size, as onnxruntime's copy does.
     for (const node of json.modelTopology.node) if (node.op === 'Placeholder' && file.includes('faceres')) node.attr = { ...node.attr, shape: { shape: { dim: [-1, -1, -1, 3].map((size) => ({ size: String(size) })) } } } as never;
   });
-  return converter.loadGraphModel({ load: async () => artifacts });
+  return converter.loadGraphModel({ load: async () => artifacts as TfCore.io.ModelArtifacts });
 }
 
 describe('tfjs graphs converted to ONNX', () => {

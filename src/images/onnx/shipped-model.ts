@@ -1,5 +1,5 @@
-import type * as TfCore from '@tensorflow/tfjs-core';
 import { modelArtifactsFromFile, packageFile } from '../model-files.js';
+import { convertKerasLayers, type KerasModelConfig } from './keras-layers-to-onnx.js';
 import { encodeOnnxModel } from './onnx-proto.js';
 import { convertTfjsGraph } from './tfjs-graph-to-onnx.js';
 import type { TfjsNode } from './tfjs-graph.js';
@@ -15,8 +15,8 @@ export interface ShippedModel {
   packageName: string;
   /** model.json's path inside it. */
   file: string;
-  /** tfjs node names to compute, in the order `run` returns them. */
-  outputs: string[];
+  /** Graph models: the tfjs node names to compute, in the order `run` returns them. Layers models give the model's own outputs. */
+  outputs?: string[];
 }
 
 /** A shipped model converted to ONNX: what a thread needs to open a session, without node_modules or tfjs. */
@@ -27,9 +27,12 @@ export interface ConvertedModel {
 
 /** Reads and converts a shipped model (a few tens of ms and a few times its weights in passing memory). */
 export async function convertShippedModel(model: ShippedModel): Promise<ConvertedModel> {
-  const artifacts = await modelArtifactsFromFile<TfCore.io.ModelJSON>(packageFile(model.packageName, model.file));
-  const topology = artifacts.modelTopology as { node: TfjsNode[] };
-  const weights = decodeTfjsWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);
-  const graph = convertTfjsGraph({ nodes: topology.node, weights, outputs: model.outputs, name: `${model.packageName}/${model.file}` });
+  const artifacts = await modelArtifactsFromFile(packageFile(model.packageName, model.file));
+  const weights = decodeTfjsWeights(artifacts.weightData, artifacts.weightSpecs);
+  const name = `${model.packageName}/${model.file}`;
+  const graph =
+    artifacts.format === 'layers-model'
+      ? convertKerasLayers({ model: (artifacts.modelTopology as { model_config: KerasModelConfig }).model_config, weights, name })
+      : convertTfjsGraph({ nodes: (artifacts.modelTopology as { node: TfjsNode[] }).node, weights, outputs: model.outputs ?? [], name });
   return { bytes: encodeOnnxModel(graph), outputNames: graph.outputs.map((output) => output.name) };
 }

@@ -1,4 +1,4 @@
-import type * as TfCore from '@tensorflow/tfjs-core';
+import type { WeightsManifestEntry } from '../model-files.js';
 import type { TfjsWeight } from './tfjs-graph.js';
 
 /**
@@ -6,7 +6,7 @@ import type { TfjsWeight } from './tfjs-graph.js';
  * arrays, undoing tfjs's weight quantization (float16, or uint8/uint16 with a scale and minimum),
  * without starting a tfjs backend: the face-model threads need the numbers, not tensors.
  */
-export function decodeTfjsWeights(data: ArrayBuffer, specs: readonly TfCore.io.WeightsManifestEntry[]): Map<string, TfjsWeight> {
+export function decodeTfjsWeights(data: ArrayBuffer, specs: readonly WeightsManifestEntry[]): Map<string, TfjsWeight> {
   const weights = new Map<string, TfjsWeight>();
   let offset = 0;
   for (const spec of specs) {
@@ -26,7 +26,7 @@ function bytesPer(dtype: string): number {
   throw new Error(`unsupported weight quantization ${dtype}`);
 }
 
-function decode(bytes: DataView, count: number, spec: TfCore.io.WeightsManifestEntry, quantization: TfCore.io.WeightsManifestEntry['quantization']): Float32Array | Int32Array {
+function decode(bytes: DataView, count: number, spec: WeightsManifestEntry, quantization: WeightsManifestEntry['quantization']): Float32Array | Int32Array {
   if (spec.dtype === 'int32' && !quantization) return Int32Array.from({ length: count }, (_, i) => bytes.getInt32(i * 4, true));
   if (spec.dtype !== 'float32') throw new Error(`unsupported weight type ${spec.dtype} (${spec.name})`);
   if (!quantization) return Float32Array.from({ length: count }, (_, i) => bytes.getFloat32(i * 4, true));

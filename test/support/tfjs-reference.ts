@@ -3,19 +3,17 @@ import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TfWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { modelArtifactsFromFile } from './model-files.js';
+import { modelArtifactsFromFile } from '../../src/images/model-files.js';
 
 /**
- * TensorFlow.js on its WebAssembly backend, for the super-resolution model (a tfjs layers model,
- * run in process on the CPU). Everything it loads comes from node_modules: the .wasm binaries from
- * @tensorflow/tfjs-backend-wasm and the weights from the package that ships them, read through a
- * `file://` loader registered here. Nothing is fetched from the network at run time. (The face
- * models run on onnxruntime: face-model-pool.ts; their input decode is model-input.ts.)
+ * TensorFlow.js on its WebAssembly backend, as the reference the converted face models are held to
+ * (face-models-onnx.test.ts). Likeness itself no longer runs tfjs: its models run on onnxruntime
+ * (src/images/onnx). These @tensorflow packages are devDependencies, for that test only.
  */
 
 export type Tf = typeof TfCore;
 
-// tfjs ships CommonJS; require() gets the one module instance every package shares (the ESRGAN model included).
+// tfjs ships CommonJS; require() gets the one module instance every package shares.
 const require = createRequire(import.meta.url);
 
 let ready: Promise<Tf> | undefined;
@@ -53,5 +51,5 @@ async function start(): Promise<Tf> {
 function fileUrlRouter(url: string | string[]): TfCore.io.IOHandler | null {
   if (typeof url !== 'string' || !url.startsWith('file://')) return null;
   const modelJson = fileURLToPath(url);
-  return { load: () => modelArtifactsFromFile(modelJson) };
+  return { load: async () => (await modelArtifactsFromFile(modelJson)) as TfCore.io.ModelArtifacts };
 }
