@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'INPUTS_EXPIRED',
   'LINK_CODE_INVALID',
   'LINK_SAME_PLATFORM',
+  'PRIVATE_ONLY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -49,7 +49,7 @@ export function createRepositories(db: Db): Repositories {
     },
     links: {
       createCode: (accountId, code, expiresAt) => createLinkCode(db, accountId, code, expiresAt),
-      redeem: (code, accountId, now) => redeemLinkCode(db, code, accountId, now),
+      redeem: (code, accountId, now, confirmation) => redeemLinkCode(db, code, accountId, now, confirmation),
     },
     forget: {
       forget: (accountId) => forgetAccount(db, accountId),

@@ -15,38 +15,49 @@ export async function createLinkCode(db: Db, accountId: string, code: string, ex
 }
 
 /**
- * Redeems `code` for the account of `redeemerAccountId`: the redeemer's identities, jobs and ledger
- * move to the code's account, and the redeemer's account is deleted. One transaction with the code's
- * row locked, so a code works once; a refusal leaves the code usable for the right platform.
+ * Redeems `code` sent by `senderAccountId`, in one transaction with the code's row locked, so a code
+ * works once; a refusal leaves it usable for the right person.
+ * - An offer (made by /link) sent from an account on another platform becomes `confirmation`, a
+ *   code only the offer's maker can use: a code seen by someone else (a group, a screenshot) joins
+ *   nothing by itself.
+ * - A confirmation sent by the offer's maker joins the redeemer to it: the redeemer's identities,
+ *   jobs and ledger move to the maker's account, and the redeemer's account is deleted.
  */
-export async function redeemLinkCode(db: Db, code: string, redeemerAccountId: string, now: Date): Promise<LinkOutcome> {
+export async function redeemLinkCode(db: Db, code: string, senderAccountId: string, now: Date, confirmation: { code: string; expiresAt: Date }): Promise<LinkOutcome> {
   return db.transaction(async (tx) => {
     const [found] = await tx
-      .select({ accountId: linkCodes.accountId })
+      .select({ accountId: linkCodes.accountId, redeemerAccountId: linkCodes.redeemerAccountId })
       .from(linkCodes)
       .where(and(eq(linkCodes.codeHash, hashOf(code)), gt(linkCodes.expiresAt, now)))
       .for('update');
     if (!found) return { status: 'invalid' } as const;
     const survivorId = found.accountId;
-    if (survivorId === redeemerAccountId) return { status: 'same-account' } as const;
+    const redeemerId = found.redeemerAccountId ?? senderAccountId;
+    // A confirmation is the maker's to send, and nobody else's.
+    if (found.redeemerAccountId && senderAccountId !== survivorId) return { status: 'invalid' } as const;
+    if (survivorId === redeemerId) return { status: 'same-account' } as const;
 
     // Both rows locked, in a fixed order, so two links racing between the same accounts cannot deadlock.
-    const locked = await tx.select({ id: accounts.id }).from(accounts).where(inArray(accounts.id, [survivorId, redeemerAccountId])).orderBy(accounts.id).for('update');
+    const locked = await tx.select({ id: accounts.id }).from(accounts).where(inArray(accounts.id, [survivorId, redeemerId])).orderBy(accounts.id).for('update');
     if (locked.length < 2) return { status: 'invalid' } as const; // one of them was forgotten meanwhile
 
     const owned = await tx
       .select({ accountId: identities.accountId, platform: identities.platform })
       .from(identities)
-      .where(inArray(identities.accountId, [survivorId, redeemerAccountId]));
+      .where(inArray(identities.accountId, [survivorId, redeemerId]));
     const survivorPlatforms = new Set(owned.filter((i) => i.accountId === survivorId).map((i) => i.platform));
-    const shared = owned.find((i) => i.accountId === redeemerAccountId && survivorPlatforms.has(i.platform));
+    const shared = owned.find((i) => i.accountId === redeemerId && survivorPlatforms.has(i.platform));
     if (shared) return { status: 'same-platform', platform: shared.platform } as const;
 
     await tx.delete(linkCodes).where(eq(linkCodes.codeHash, hashOf(code)));
-    await mergeFreeDays(tx, survivorId, redeemerAccountId);
-    await tx.update(creditLedger).set({ accountId: survivorId }).where(eq(creditLedger.accountId, redeemerAccountId));
-    await tx.update(jobs).set({ accountId: survivorId }).where(eq(jobs.accountId, redeemerAccountId));
-    await tx.update(identities).set({ accountId: survivorId }).where(eq(identities.accountId, redeemerAccountId));
+    if (!found.redeemerAccountId) {
+      await tx.insert(linkCodes).values({ codeHash: hashOf(confirmation.code), accountId: survivorId, redeemerAccountId: redeemerId, expiresAt: confirmation.expiresAt });
+      return { status: 'confirm', platforms: [...survivorPlatforms].sort() } as const;
+    }
+    await mergeFreeDays(tx, survivorId, redeemerId);
+    await tx.update(creditLedger).set({ accountId: survivorId }).where(eq(creditLedger.accountId, redeemerId));
+    await tx.update(jobs).set({ accountId: survivorId }).where(eq(jobs.accountId, redeemerId));
+    await tx.update(identities).set({ accountId: survivorId }).where(eq(identities.accountId, redeemerId));
     // Consent given on either platform stands; a ban on either carries over (linking is no way out of one).
     await tx.execute(sql`
       update ${accounts} s
@@ -54,8 +65,8 @@ export async function redeemLinkCode(db: Db, code: string, redeemerAccountId: st
           banned_at = coalesce(s.banned_at, r.banned_at),
           ban_reason = coalesce(s.ban_reason, r.ban_reason)
       from ${accounts} r
-      where s.id = ${survivorId} and r.id = ${redeemerAccountId}`);
-    await tx.delete(accounts).where(eq(accounts.id, redeemerAccountId));
+      where s.id = ${survivorId} and r.id = ${redeemerId}`);
+    await tx.delete(accounts).where(eq(accounts.id, redeemerId));
     return { status: 'linked', accountId: survivorId, platforms: [...new Set(owned.map((i) => i.platform))].sort() } as const;
   });
 }

@@ -139,6 +139,11 @@ export const linkCodes = pgTable(
     /** sha256 of the code: a database dump does not hand out live codes. */
     codeHash: text('code_hash').primaryKey(),
     accountId: uuid('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+    /**
+     * Set on a confirmation code: the account that redeemed the offer from another platform, to be
+     * joined once `account_id` (the offer's maker) sends this code back. Null on an offer.
+     */
+    redeemerAccountId: uuid('redeemer_account_id').references(() => accounts.id, { onDelete: 'cascade' }),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     createdAt: createdAt(),
   },

@@ -47,6 +47,23 @@ describe('Telegram: groups, admins and private results', () => {
     expect(await jobCount(h)).toBe(1);
   });
 
+  it('/link in a group posts no code: everyone there would read it (issue 21, point 1); in private it does', async () => {
+    const { fake } = h;
+    const { message: inGroup } = await fake.userSends({ chat: group, from: ada, text: '/link' });
+    const refusal = await statusFor(h, inGroup);
+    expect(refusal.text).toMatch(/for you alone.*private chat/);
+    for (const command of ['/credits', '/history', '/forget']) {
+      const { message } = await fake.userSends({ chat: group, from: ada, text: command });
+      expect((await statusFor(h, message)).text, command).toMatch(/private chat/);
+    }
+    const code = /[A-Z0-9]{4}-[A-Z0-9]{4}/;
+    expect(fake.sentIn(group.id).filter((m) => code.test(m.text ?? ''))).toEqual([]);
+    expect((await h.t.app.database.pool.query('select count(*)::int as n from link_codes')).rows[0].n).toBe(0);
+
+    const { message: inPrivate } = await fake.userSends({ chat: privateChat(ada), from: ada, text: '/link' });
+    expect((await statusFor(h, inPrivate)).text).toMatch(code);
+  });
+
   it('a memorial portrait asked for in a group is sent to the requester privately', async () => {
     const { fake } = h;
     const { message: photo } = await fake.userSends({ chat: group, from: ada, photo: await astronaut() });

@@ -49,8 +49,13 @@ describe('/link: one account across platforms', () => {
     const code = codeIn(offer.text);
     expect(offer.text).toContain('10 minutes');
 
-    // Typed loosely on the other platform: lower case, spaces instead of the dash.
-    const linked = await send(dc, 'link', { code: code.toLowerCase().replace('-', ' ') });
+    // Typed loosely on the other platform: lower case, spaces instead of the dash. Nothing is joined yet:
+    // the code's maker must send back the confirmation only the redeemer sees.
+    const pending = await send(dc, 'link', { code: code.toLowerCase().replace('-', ' ') });
+    expect(pending.ephemeral).toBe(true);
+    expect(pending.text).toContain('on Telegram, from the account that made the first code');
+    expect((await accountOf('discord', 'd-1'))!.id).not.toBe(telegramAccount);
+    const linked = await send(tg, 'link', { code: codeIn(pending.text) });
     expect(linked.tone, linked.text).toBe('success');
     expect(linked.text).toContain('Discord and Telegram');
 
@@ -76,11 +81,12 @@ describe('/link: one account across platforms', () => {
     expect((await accountOf('telegram', 't-3'))!.id).not.toBe((await accountOf('telegram', 't-2'))!.id);
 
     const fromDiscord = await send(as('discord', 'd-3'), 'link', { code });
-    expect(fromDiscord.tone).toBe('success');
+    expect(fromDiscord.text).toMatch(/Almost done/);
 
     const later = codeIn((await send(as('telegram', 't-4'), 'link')).text);
     const stranger = (await accountOf('telegram', 't-3'))!.id;
-    const expired = await redeemLinkCode(t.app.database.db, later, stranger, new Date(Date.now() + 11 * 60 * 1000));
+    const confirmation = { code: 'ABCD-EFGH', expiresAt: new Date(Date.now() + 20 * 60 * 1000) };
+    const expired = await redeemLinkCode(t.app.database.db, later, stranger, new Date(Date.now() + 11 * 60 * 1000), confirmation);
     expect(expired).toEqual({ status: 'invalid' });
     expect((await send(as('discord', 'd-4'), 'link', { code: 'NOPE-NOPE' })).code).toBe('LINK_CODE_INVALID');
   });
@@ -90,10 +96,51 @@ describe('/link: one account across platforms', () => {
     const banned = as('telegram', 't-5');
     await send(banned, 'credits'); // creates the account
     await t.app.database.pool.query(`update accounts set banned_at = now() where id = $1`, [(await accountOf('telegram', 't-5'))!.id]);
-    await send(banned, 'link', { code: codeIn(offer.text) });
+    const pending = await send(banned, 'link', { code: codeIn(offer.text) });
+    await send(as('discord', 'd-5'), 'link', { code: codeIn(pending.text) });
     await agree(t.app, 'd-5', 'discord');
     const portrait = await t.app.commands.handle(chatRequest({ ...as('discord', 'd-5'), command: 'portrait', photos: [bufferSource(astronaut)] }));
     expect(portrait.code).toBe('BANNED');
+  });
+});
+
+describe('/link: a code someone else saw is useless (issue 21, point 1)', () => {
+  let t: TestApp;
+  const send = (who: ReturnType<typeof as>, command: Request['command'], options: Request['options'] = {}) => t.app.commands.handle(chatRequest({ ...who, command, options }));
+  const codeIn = (text: string) => /([A-Z0-9]{4}-[A-Z0-9]{4})/.exec(text)![1]!;
+  const accountOf = (platform: string, userId: string) => findAccountByIdentity(t.app.database.db, { platform, userId });
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+  afterEach(() => t.cleanup());
+
+  it("an attacker who redeems a victim's code joins nothing; their confirmation code is refused from every account but the victim's", async () => {
+    await grantCredits(t.app.database.db, (await t.app.repos.accounts.resolve({ platform: 'telegram', userId: 'victim' })).id, 30, 'test');
+    const victimAccount = (await accountOf('telegram', 'victim'))!.id;
+    const leaked = codeIn((await send(as('telegram', 'victim'), 'link')).text);
+
+    const attacker = as('discord', 'attacker');
+    const pending = await send(attacker, 'link', { code: leaked });
+    const confirm = codeIn(pending.text);
+    // The attacker cannot finish it: not from Discord, not from a Telegram account of their own.
+    expect((await send(attacker, 'link', { code: confirm })).code).toBe('LINK_CODE_INVALID');
+    expect((await send(as('telegram', 'attacker-tg'), 'link', { code: confirm })).code).toBe('LINK_CODE_INVALID');
+    expect((await accountOf('discord', 'attacker'))!.id).not.toBe(victimAccount);
+    expect((await send(attacker, 'credits')).text).toContain('Credits: 0');
+    // The offer is spent: the leaked code cannot be tried again either.
+    expect((await send(as('discord', 'attacker-2'), 'link', { code: leaked })).code).toBe('LINK_CODE_INVALID');
+  });
+
+  it('personal answers are refused in a group, with a pointer to a private chat, before anything is made', async () => {
+    const inGroup = { user: { id: 'g-1' }, conversation: { platform: 'telegram', chatId: '-1001', messageId: '5', userId: 'g-1', shared: true } };
+    for (const command of ['link', 'credits', 'history', 'forget'] as const) {
+      const reply = await t.app.commands.handle(chatRequest({ ...inGroup, command }));
+      expect(reply.code, command).toBe('PRIVATE_ONLY');
+      expect(reply.text).toMatch(/private chat/);
+      expect(reply.text).not.toMatch(/[A-Z0-9]{4}-[A-Z0-9]{4}/);
+    }
+    const { rows } = await t.app.database.pool.query('select count(*)::int as n from link_codes');
+    expect(rows[0].n).toBe(0);
   });
 });
 

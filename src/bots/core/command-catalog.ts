@@ -44,6 +44,8 @@ export interface CatalogEntry {
   needsConsent?: boolean;
   /** It queues GPU work: its request gets a status message that follows the job to the end. */
   queuesWork?: boolean;
+  /** Its answer is for the asker alone (a code, a balance, a history): refused where others would read it. */
+  personal?: boolean;
   /** Text front-ends' menu line, when it must say how to attach photos (otherwise `description`). */
   textMenu?: string;
   /** Its line in /help, after the command and its `usage` (absent: not in the help). */
@@ -88,8 +90,8 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
     ],
   },
   { command: 'styles', description: 'The styles you can ask for', options: [], typed: true, help: 'the styles you can ask for.' },
-  { command: 'credits', description: 'Your balance and free credits left today', options: [], typed: true, help: 'your balance and free credits left today.' },
-  { command: 'history', description: 'Your recent requests', options: [], typed: true, help: 'your recent requests.' },
+  { command: 'credits', description: 'Your balance and free credits left today', options: [], typed: true, personal: true, help: 'your balance and free credits left today.' },
+  { command: 'history', description: 'Your recent requests', options: [], typed: true, personal: true, help: 'your recent requests.' },
   {
     command: 'cancel',
     description: 'Stop your requests in progress (refunded)',
@@ -97,11 +99,19 @@ export const COMMAND_CATALOG: readonly CatalogEntry[] = [
     typed: true,
     help: 'stop your requests that are waiting or in progress; their credits come back.',
   },
-  { command: 'forget', description: 'Delete every photo, result and record of you', options: [], typed: true, help: 'delete every photo, result and record of you.' },
+  {
+    command: 'forget',
+    description: 'Delete every photo, result and record of you',
+    options: [],
+    typed: true,
+    personal: true,
+    help: 'delete every photo, result and record of you.',
+  },
   {
     command: 'link',
     description: 'Share one account (credits, history) between Discord and Telegram',
     typed: true,
+    personal: true,
     textMenu: 'One account for Telegram and Discord: /link, or /link CODE',
     help: 'one account for Discord and Telegram: credits and history shared.',
     options: [{ name: 'code', description: 'The code /link gave you on the other platform; leave empty to get one', kind: 'text', maxLength: 16 }],

@@ -59,8 +59,11 @@ export function createCommandLayer(deps: CoreDeps): CommandLayer {
       try {
         const handler = HANDLERS[request.command];
         if (!handler) throw new AppError('UNKNOWN_COMMAND', 'unknown command');
+        const entry = catalogEntry(request.command);
+        // A code, a balance or a history said in a group is said to everyone there.
+        if (entry.personal && request.conversation.shared) throw new AppError('PRIVATE_ONLY', 'personal answer asked for in a shared chat');
         const account = await deps.repos.accounts.resolve({ platform: request.platform, userId: request.user.id, displayName: request.user.displayName });
-        if (catalogEntry(request.command).needsConsent) {
+        if (entry.needsConsent) {
           if (account.bannedAt) throw new AppError('BANNED', 'banned account');
           if (!account.consentedAt) return consentCard();
         }

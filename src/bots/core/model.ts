@@ -21,6 +21,8 @@ export interface Conversation {
   interactionId?: string;
   /** Send results privately when the platform allows (memorial). */
   private?: boolean;
+  /** Others read what is said here (a group chat); absent where answers are the requester's alone (a private chat, an ephemeral reply). */
+  shared?: boolean;
   /** The requester's platform user id: lets an adapter turn away others' button presses without a lookup. */
   userId?: string;
   /**

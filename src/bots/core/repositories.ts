@@ -90,6 +90,8 @@ export interface LedgerRepository {
 
 export type LinkOutcome =
   | { status: 'linked'; accountId: string; platforms: string[] }
+  /** An offer redeemed from another platform: the confirmation code now waits for the offer's maker, on `platforms`. */
+  | { status: 'confirm'; platforms: string[] }
   /** Unknown, used or expired: the same answer for each, so codes cannot be probed. */
   | { status: 'invalid' }
   | { status: 'same-account' }
@@ -99,8 +101,12 @@ export type LinkOutcome =
 export interface LinkRepository {
   /** Stores a fresh one-time code for the account; earlier codes of that account stop working. */
   createCode(accountId: string, code: string, expiresAt: Date): Promise<void>;
-  /** Joins the redeemer's identities, jobs and ledger to the code's account; a code works once. */
-  redeem(code: string, redeemerAccountId: string, now: Date): Promise<LinkOutcome>;
+  /**
+   * A code sent by `senderAccountId`. An offer (from /link) sent from another platform becomes the
+   * confirmation code `confirmation`, which only the offer's maker can redeem; the confirmation sent
+   * by the offer's maker joins the redeemer's identities, jobs and ledger to its account. Every code works once.
+   */
+  redeem(code: string, senderAccountId: string, now: Date, confirmation: { code: string; expiresAt: Date }): Promise<LinkOutcome>;
 }
 
 /** What forgetting a person did. */

@@ -125,6 +125,7 @@ export function createUpdateHandlers(deps: UpdateHandlerDeps): UpdateHandlers {
       chatId: String(message.chat.id),
       messageId: String(message.message_id),
       ...(topic ? { topicId: String(topic) } : {}),
+      ...(message.chat.type === 'private' ? {} : { shared: true }),
       userId: presser,
     };
     const reply = await life.submit({

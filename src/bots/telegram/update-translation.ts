@@ -61,6 +61,7 @@ export function conversationOf(message: Pick<Message, 'chat' | 'message_id' | 'm
     chatId: String(message.chat.id),
     messageId: String(message.message_id),
     topicId: message.is_topic_message && message.message_thread_id !== undefined ? String(message.message_thread_id) : undefined,
+    ...(message.chat.type === 'private' ? {} : { shared: true }),
     userId: message.from ? String(message.from.id) : undefined,
   };
 }

@@ -24,8 +24,9 @@ export function normalizeLinkCode(typed: string): string | undefined {
 const PLATFORM_NAMES: Record<string, string> = { telegram: 'Telegram', discord: 'Discord', cli: 'the command line' };
 
 /**
- * /link: without a code, gives one; with a code made on another platform, joins this identity to
- * that account, so credits and history are shared from then on.
+ * /link: without a code, gives one; with a code made on another platform, gives a confirmation
+ * code that the first code's maker sends back on their platform, and that joins the two accounts,
+ * so credits and history are shared from then on. Both sides act: a code someone else saw is useless.
  */
 export const linkCommand: CommandHandler = async (ctx) => {
   const typed = String(ctx.request.options?.code ?? '').trim();
@@ -44,12 +45,24 @@ export const linkCommand: CommandHandler = async (ctx) => {
   }
   const code = normalizeLinkCode(typed);
   if (!code) throw new AppError('LINK_CODE_INVALID', 'malformed link code');
-  const outcome = await ctx.deps.repos.links.redeem(code, ctx.account.id, ctx.now);
+  const confirmation = { code: newLinkCode(), expiresAt: new Date(ctx.now.getTime() + LINK_CODE_TTL_MS) };
+  const outcome = await ctx.deps.repos.links.redeem(code, ctx.account.id, ctx.now, confirmation);
   switch (outcome.status) {
     case 'invalid':
       throw new AppError('LINK_CODE_INVALID', 'unknown, used or expired link code');
     case 'same-platform':
       throw new AppError('LINK_SAME_PLATFORM', 'both accounts on one platform', { details: { platform: PLATFORM_NAMES[outcome.platform] ?? outcome.platform } });
+    case 'confirm': {
+      const where = outcome.platforms.map((p) => PLATFORM_NAMES[p] ?? p).join(' or ');
+      ctx.logger.info({ accountId: ctx.account.id }, 'link code redeemed; waiting for the maker to confirm');
+      return info(
+        [
+          `Almost done. To be sure both accounts are yours, send "/link ${confirmation.code}" to Likeness on ${where}, from the account that made the first code, within 10 minutes.`,
+          'Nothing is shared until then.',
+        ].join('\n'),
+        { ephemeral: true },
+      );
+    }
     case 'same-account':
       return info('This account is already linked to the one that made the code.', { ephemeral: true });
     case 'linked':

@@ -1,0 +1,2 @@
+ALTER TABLE "link_codes" ADD COLUMN "redeemer_account_id" uuid;--> statement-breakpoint
+ALTER TABLE "link_codes" ADD CONSTRAINT "link_codes_redeemer_account_id_accounts_id_fk" FOREIGN KEY ("redeemer_account_id") REFERENCES "public"."accounts"("id") ON DELETE cascade ON UPDATE no action;
