@@ -199,6 +199,9 @@ async function likenessRig(infra: BenchInfra, options: Required<DiscordAckOption
     DISCORD_TOKEN: fake.token,
     DISCORD_API_BASE: fake.apiBase,
     ATTACHMENT_HOSTS: fake.cdnHost,
+    // The same work per request as before these limits existed, so figures stay comparable.
+    PHOTO_REQUESTS_PER_10_MIN: '1000000',
+    INTAKE_MAX_WAITING: '100000',
   });
   const logger = createLogger({ level: 'silent' });
   const app = createApp(config, logger);

@@ -125,6 +125,7 @@ async function runOne(infra: BenchInfra, k: number, options: GpuUtilisationOptio
     COG_ENDPOINTS: cogs.urls.join(','),
     GPU_CONCURRENCY: String(gpuConcurrency),
     MAX_ACTIVE_JOBS_PER_USER: '100000',
+    PHOTO_REQUESTS_PER_10_MIN: '1000000',
     FREE_DAILY_CREDITS: '1000000',
     // The bench photo is a flat colour (no face to measure): the likeness gate is bench (f)'s business.
     LIKENESS_MIN: '0',

@@ -201,6 +201,7 @@ export async function benchLikenessGate(options: LikenessBenchOptions = DEFAULT_
     GPU_BACKEND: 'local',
     FREE_DAILY_CREDITS: '1000000',
     MAX_ACTIVE_JOBS_PER_USER: '100000',
+    PHOTO_REQUESTS_PER_10_MIN: '1000000',
     LOG_LEVEL: 'silent',
   });
   const app = createApp(config, createLogger({ level: 'silent' }));

@@ -3,6 +3,7 @@ import type { FaceCheck } from './bots/core/context.js';
 import type { ChatPort } from './bots/core/deliverer.js';
 import { createRedisHeldRequests, type HeldRequests } from './bots/core/held-requests.js';
 import { createIntakeGate, type IntakeGate } from './bots/core/intake-gate.js';
+import { createRedisIntakeLimit } from './bots/core/intake-limit.js';
 import { deliverJobEvent, deliveryGivenUp, type DeliveryObserver, type JobDeliveryDeps } from './bots/core/job-delivery.js';
 import type { Repositories } from './bots/core/repositories.js';
 import type { Config } from './config.js';
@@ -75,9 +76,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   gpuQueue.queue.on('error', (error) => logger.warn({ err: error }, 'gpu queue error'));
   deliveryQueue.queue.on('error', (error) => logger.warn({ err: error }, 'delivery queue error'));
   const repos = createRepositories(database.db);
-  const commands = createCommandLayer({ repos, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck });
+  const intakeLimit = createRedisIntakeLimit(producer, `${config.queuePrefix}:intake`, config.photos.requestsPer10Min);
+  const commands = createCommandLayer({ repos, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck, intakeLimit });
   const heldRequests = createRedisHeldRequests(producer, `${config.queuePrefix}:held`);
-  const intake = createIntakeGate();
+  const intake = createIntakeGate({ maxWaiting: config.photos.maxWaiting });
 
   const workers: QueueWorker[] = [];
   let reconciler: NodeJS.Timeout | undefined;

@@ -115,6 +115,8 @@ const schema = z.object({
   MAX_ACTIVE_JOBS_PER_USER: int(1, 2),
   MAX_PHOTO_BYTES: int(1, 20 * 1024 * 1024),
   MAX_PHOTO_PIXELS: int(1, 50_000_000),
+  PHOTO_REQUESTS_PER_10_MIN: int(1, 10),
+  INTAKE_MAX_WAITING: int(1, 64),
   MARK_OUTPUTS: flag,
 });
 
@@ -188,7 +190,11 @@ export interface Config {
   likeness: { min: number; retries: number };
   adminIds: string[];
   credits: { freeDaily: number; prices: Record<JobKind, number>; maxActiveJobsPerUser: number };
-  photos: { maxBytes: number; maxPixels: number };
+  /**
+   * `requestsPer10Min`: photo requests one person may make in 10 minutes, checked before any download
+   * (refused ones count); `maxWaiting`: photo requests a process holds waiting for the intake before it says "busy".
+   */
+  photos: { maxBytes: number; maxPixels: number; requestsPer10Min: number; maxWaiting: number };
   /** Add a small visible "AI" mark to outputs, beside the XMP provenance every output carries. */
   markOutputs: boolean;
 }
@@ -277,7 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       prices: { portrait: e.PRICE_PORTRAIT, restore: e.PRICE_RESTORE, upscale: e.PRICE_UPSCALE },
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
-    photos: { maxBytes: e.MAX_PHOTO_BYTES, maxPixels: e.MAX_PHOTO_PIXELS },
+    photos: { maxBytes: e.MAX_PHOTO_BYTES, maxPixels: e.MAX_PHOTO_PIXELS, requestsPer10Min: e.PHOTO_REQUESTS_PER_10_MIN, maxWaiting: e.INTAKE_MAX_WAITING },
     markOutputs: e.MARK_OUTPUTS,
   };
 }

@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'LINK_CODE_INVALID',
   'LINK_SAME_PLATFORM',
   'PRIVATE_ONLY',
+  'SLOW_DOWN',
+  'INTAKE_BUSY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

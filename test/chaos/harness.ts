@@ -90,6 +90,9 @@ export async function openHarness(infra: ChaosInfra, name: string, options: Harn
     LOG_LEVEL: 'info',
     FREE_DAILY_CREDITS: '100000',
     MAX_ACTIVE_JOBS_PER_USER: '1000',
+    // The scenarios are about faults, not the per-person photo limit (unit- and integration-tested).
+    PHOTO_REQUESTS_PER_10_MIN: '1000000',
+    INTAKE_MAX_WAITING: '100000',
     TELEGRAM_BOT_TOKEN: telegram.token,
     TELEGRAM_API_ROOT: apiRoot,
     ...(discord ? { DISCORD_TOKEN: discord.token, DISCORD_API_BASE: discord.apiBase, ATTACHMENT_HOSTS: discord.cdnHost } : {}),

@@ -101,6 +101,8 @@ async function main(): Promise<number> {
       LOG_LEVEL: 'info',
       FREE_DAILY_CREDITS: '100000000',
       MAX_ACTIVE_JOBS_PER_USER: '100000',
+      PHOTO_REQUESTS_PER_10_MIN: '1000000',
+      INTAKE_MAX_WAITING: '100000',
       TELEGRAM_BOT_TOKEN: telegram.token,
       TELEGRAM_API_ROOT: telegram.url,
     };

@@ -341,7 +341,7 @@ export function memoryCommandLayer(repos: Repositories, queue: WorkQueue, store:
     styles: createStyleCatalog(),
     config: {
       credits: { freeDaily: 8, prices: { portrait: 4, upscale: 2, restore: 2 }, maxActiveJobsPerUser: 3 },
-      photos: { maxBytes: 10 * 1024 * 1024, maxPixels: 50_000_000 },
+      photos: { maxBytes: 10 * 1024 * 1024, maxPixels: 50_000_000, requestsPer10Min: 10, maxWaiting: 64 },
       adminIds: [],
       gpu: { backend: 'local', concurrency: 1 },
     },

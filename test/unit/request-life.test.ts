@@ -5,7 +5,10 @@
  */
 import sharp from 'sharp';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createIntakeGate } from '../../src/bots/core/intake-gate.js';
+import { createMemoryIntakeLimit } from '../../src/bots/core/intake-limit.js';
 import { deliverJobEvent, deliveryGivenUp } from '../../src/bots/core/job-delivery.js';
+import { createCommandLayer } from '../../src/bots/core/command-layer.js';
 import { createRequestLife, reactionMeaning, type RequestLife } from '../../src/bots/core/request-life.js';
 import type { Request } from '../../src/bots/core/request.js';
 import { createStyleCatalog } from '../../src/gpu/styles.js';
@@ -131,6 +134,41 @@ describe('the request life, on in-memory ports', () => {
     const reply = await life.submit(request('kim', 'portrait', { photos: [memoryPhoto(photos, 'kim.jpg')] }));
     const status = memory.jobs.get(reply.job!.id)!.conversation!.statusMessageId;
     expect(chat.statusText(status)).toBe('Cancelled; the credits were refunded.');
+  });
+
+  it('a person sending photo after photo is slowed before anything is downloaded; refused ones count too (issue 21, point 2)', async () => {
+    const { deps } = memoryCommandLayer(memory.repos, queue, store);
+    const limit = createMemoryIntakeLimit(3);
+    const commands = createCommandLayer({ ...deps, intakeLimit: limit });
+    let downloads = 0;
+    const counted = { ...memoryPhoto(photos, 'kim.jpg'), read: async () => (downloads++, Buffer.from('not a photo')) };
+    await commands.handle(request('mo', 'consent'));
+    const replies = [];
+    for (let i = 0; i < 5; i++) replies.push(await commands.handle(request('mo', 'portrait', { photos: [counted] })));
+    expect(replies.map((r) => r.code)).toEqual(['UNSUPPORTED_FORMAT', 'UNSUPPORTED_FORMAT', 'UNSUPPORTED_FORMAT', 'SLOW_DOWN', 'SLOW_DOWN']);
+    expect(replies[3]!.text).toMatch(/wait 10 minutes.*Nothing was charged/);
+    expect(downloads).toBe(3);
+    // Someone else is not held back by it.
+    await commands.handle(request('kim', 'consent'));
+    expect((await commands.handle(request('kim', 'portrait', { photos: [memoryPhoto(photos, 'kim.jpg')] }))).job).toBeDefined();
+  });
+
+  it('past the intake queue a photo request hears "busy" at once, and nothing is charged (issue 21, point 2)', async () => {
+    const gate = createIntakeGate({ concurrency: 1, maxWaiting: 1 });
+    let release!: () => void;
+    const blocker = gate.heavy(() => new Promise<void>((r) => (release = r)));
+    const { commands, held } = memoryCommandLayer(memory.repos, queue, store);
+    life = createRequestLife({ commands, repos: memory.repos, chat: chat.chat, held, gate, logger });
+    await life.submit(request('kim', 'consent'));
+    const waiting = life.submit(request('kim', 'portrait', { photos: [memoryPhoto(photos, 'kim.jpg')] }));
+    await new Promise((r) => setTimeout(r, 20));
+    const busy = await life.submit(request('lee', 'portrait', { photos: [memoryPhoto(photos, 'kim.jpg')] }));
+    expect(busy.code).toBe('INTAKE_BUSY');
+    expect(chat.events.at(-1)!.text).toMatch(/try again in a minute/);
+    release();
+    await blocker;
+    expect((await waiting).job).toBeDefined();
+    expect(memory.jobs.size).toBe(1);
   });
 
   describe('a delivery that can never succeed', () => {

@@ -60,6 +60,10 @@ export function createCommandLayer(deps: CoreDeps): CommandLayer {
         const handler = HANDLERS[request.command];
         if (!handler) throw new AppError('UNKNOWN_COMMAND', 'unknown command');
         const entry = catalogEntry(request.command);
+        // Before any download or lookup: a person sending photo after photo is slowed, refused ones counted too.
+        if (request.photos?.length && deps.intakeLimit && !(await deps.intakeLimit.take(request.platform, request.user.id))) {
+          throw new AppError('SLOW_DOWN', 'photo requests over the per-person limit', { details: { minutes: deps.intakeLimit.windowMinutes } });
+        }
         // A code, a balance or a history said in a group is said to everyone there.
         if (entry.personal && request.conversation.shared) throw new AppError('PRIVATE_ONLY', 'personal answer asked for in a shared chat');
         const account = await deps.repos.accounts.resolve({ platform: request.platform, userId: request.user.id, displayName: request.user.displayName });

@@ -3,6 +3,7 @@ import type { StyleCatalog } from '../../gpu/styles.js';
 import type { Logger } from '../../logger.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { Account, JobKind } from './model.js';
+import type { IntakeLimit } from './intake-limit.js';
 import type { FaceCount } from './photo-intake.js';
 import type { Repositories } from './repositories.js';
 import type { Reply } from './reply.js';
@@ -33,6 +34,8 @@ export interface CoreDeps {
   now?: () => Date;
   /** The portrait face check (default: BlazeFace in process); a port so benchmarks can isolate orchestration. */
   faceCheck?: FaceCheck;
+  /** Each person's photo requests per window, checked before any download (absent: no limit). */
+  intakeLimit?: IntakeLimit;
 }
 
 export type FaceCheck = (photos: readonly Buffer[]) => Promise<FaceCount[]>;

@@ -1,3 +1,5 @@
+import { AppError } from '../../errors.js';
+
 /**
  * The intake of a process: acknowledgements before work, photo work a few at a time, for every
  * front-end. Discord forgets an interaction not acknowledged within 3 seconds, and the work behind
@@ -12,7 +14,7 @@ export interface IntakeGate {
   acknowledging<T>(ack: Promise<T>): Promise<T>;
   /** Resolves once no acknowledgement is in flight, or after `maxWaitMs`. */
   quiet(): Promise<void>;
-  /** Runs heavy work at most `concurrency` at a time, each once acknowledgements are quiet. */
+  /** Runs heavy work at most `concurrency` at a time, each once acknowledgements are quiet; rejects with INTAKE_BUSY when `maxWaiting` already wait. */
   heavy<T>(work: () => Promise<T>): Promise<T>;
   /** Acknowledgements in flight and heavy work waiting, for logs and tests. */
   readonly stats: { acknowledging: number; heavyRunning: number; heavyWaiting: number };
@@ -21,6 +23,8 @@ export interface IntakeGate {
 export interface IntakeGateOptions {
   /** Heavy work items running at once (default 4). */
   concurrency?: number;
+  /** Heavy work items waiting at most; one more is refused with INTAKE_BUSY at once (default: no limit). */
+  maxWaiting?: number;
   /** The longest work waits for acknowledgements to settle (default 1000 ms). */
   maxWaitMs?: number;
 }
@@ -28,6 +32,7 @@ export interface IntakeGateOptions {
 export function createIntakeGate(options: IntakeGateOptions = {}): IntakeGate {
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const maxWaitMs = options.maxWaitMs ?? 1_000;
+  const maxWaiting = options.maxWaiting ?? Infinity;
   let inFlight = 0;
   // Work waiting for quiet, oldest first: all wait the same maxWaitMs, so deadlines come in this
   // order too and one timer (for the oldest) serves them all. A burst has hundreds waiting; a
@@ -77,6 +82,7 @@ export function createIntakeGate(options: IntakeGateOptions = {}): IntakeGate {
     },
     quiet,
     async heavy(work) {
+      if (running >= concurrency && waiting.length >= maxWaiting) throw new AppError('INTAKE_BUSY', 'intake queue full', { retryable: true });
       if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
       else running += 1;
       try {

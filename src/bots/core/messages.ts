@@ -34,6 +34,8 @@ const MESSAGES: Record<ErrorCode, (d: Details) => string> = {
   RESULT_EXPIRED: () => 'That picture has been deleted: finished pictures are kept only for a limited time. Nothing was charged. Send /portrait with your photos to make new ones.',
   INPUTS_EXPIRED: () => "The photos behind these portraits have been deleted (photos are kept only for a few days), so I can't make new ones from them. Nothing was charged. Send /portrait with your photos again.",
   LINK_CODE_INVALID: () => 'That link code is not valid: it may be mistyped, used already, or older than 10 minutes. Send /link on your other platform for a new one.',
+  SLOW_DOWN: (d) => `That is a lot of photos in a short time. Please wait ${d.minutes ?? 10} minutes and try again. Nothing was charged.`,
+  INTAKE_BUSY: () => 'Many people are sending photos right now. Please try again in a minute. Nothing was charged.',
   PRIVATE_ONLY: () => 'That answer is for you alone, so I will not post it here. Send the command to me in a private chat (open my profile and press Start).',
   LINK_SAME_PLATFORM: (d) => `Both accounts are on ${d.platform ?? 'the same platform'}. Send the code from your account on the other platform (Discord or Telegram).`,
 };

@@ -1,3 +1,4 @@
+import { isAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { catalogEntry } from './command-catalog.js';
 import type { CommandLayer } from './command-layer.js';
@@ -6,6 +7,7 @@ import type { ChatPort, StatusContext } from './deliverer.js';
 import type { HeldRequest, HeldRequests } from './held-requests.js';
 import type { IntakeGate } from './intake-gate.js';
 import { endedStatus } from './job-updates.js';
+import { messageFor } from './messages.js';
 import type { Conversation, Job, Result } from './model.js';
 import { info, type Reply } from './reply.js';
 import type { Repositories } from './repositories.js';
@@ -80,7 +82,12 @@ export function createRequestLife(deps: RequestLifeDeps): RequestLife {
   /** The command layer, behind the intake gate: photo work a few at a time, after urgent acknowledgements. */
   async function handle(request: Request): Promise<Reply> {
     if (!deps.gate) return deps.commands.handle(request);
-    if (request.photos?.length) return deps.gate.heavy(() => deps.commands.handle(request));
+    if (request.photos?.length) {
+      return deps.gate.heavy(() => deps.commands.handle(request)).catch((error: unknown) => {
+        if (!isAppError(error)) throw error;
+        return { text: messageFor(error.code), tone: 'error' as const, ephemeral: true, code: error.code };
+      });
+    }
     await deps.gate.quiet();
     return deps.commands.handle(request);
   }
