@@ -75,7 +75,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   const deliveryQueue = createDeliveryQueue({ connection: producer, prefix: config.queuePrefix });
   gpuQueue.queue.on('error', (error) => logger.warn({ err: error }, 'gpu queue error'));
   deliveryQueue.queue.on('error', (error) => logger.warn({ err: error }, 'delivery queue error'));
-  const repos = createRepositories(database.db);
+  const repos = createRepositories(database.db, { tombstoneKey: config.tombstoneKey });
   const intakeLimit = createRedisIntakeLimit(producer, `${config.queuePrefix}:intake`, config.photos.requestsPer10Min);
   const commands = createCommandLayer({ repos, store, gpuQueue, styles, config, logger, now: overrides.now, faceCheck: overrides.faceCheck, intakeLimit });
   const heldRequests = createRedisHeldRequests(producer, `${config.queuePrefix}:held`);

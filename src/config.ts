@@ -105,6 +105,7 @@ const schema = z.object({
   ADMIN_PASSWORD: z.string().min(MIN_ADMIN_PASSWORD, `use at least ${MIN_ADMIN_PASSWORD} characters (a long random one: \`openssl rand -base64 24\`)`).optional(),
   ADMIN_QUEUES_WRITE: flag,
   LINK_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
+  TOMBSTONE_SECRET: z.string().min(32, 'use at least 32 characters').optional(),
   FILE_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(MAX_FILE_LINK_TTL_HOURS, `at most ${MAX_FILE_LINK_TTL_HOURS} hours (7 days)`).default(72),
   LIKENESS_MIN: z.coerce.number().min(0).max(100).default(50),
   LIKENESS_RETRIES: int(0, 2),
@@ -195,6 +196,11 @@ export interface Config {
    * (refused ones count); `maxWaiting`: photo requests a process holds waiting for the intake before it says "busy".
    */
   photos: { maxBytes: number; maxPixels: number; requestsPer10Min: number; maxWaiting: number };
+  /**
+   * The key of the hashes a forgotten identity's ban and free-credit use are kept under:
+   * TOMBSTONE_SECRET, else LINK_SECRET, else a development constant (then a database dump says who).
+   */
+  tombstoneKey: string;
   /** Add a small visible "AI" mark to outputs, beside the XMP provenance every output carries. */
   markOutputs: boolean;
 }
@@ -209,6 +215,9 @@ export interface LoadConfigOptions {
 }
 
 /** Parses the environment into a {@link Config}; throws {@link ConfigError} listing every bad variable. */
+/** Only for development: without TOMBSTONE_SECRET or LINK_SECRET the tombstones' hashes are keyed by this public value. */
+const DEVELOPMENT_TOMBSTONE_KEY = 'likeness-development-tombstones';
+
 export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
   // Empty strings (as left by `.env` templates) mean "not set".
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -285,6 +294,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     photos: { maxBytes: e.MAX_PHOTO_BYTES, maxPixels: e.MAX_PHOTO_PIXELS, requestsPer10Min: e.PHOTO_REQUESTS_PER_10_MIN, maxWaiting: e.INTAKE_MAX_WAITING },
     markOutputs: e.MARK_OUTPUTS,
+    tombstoneKey: e.TOMBSTONE_SECRET ?? e.LINK_SECRET ?? DEVELOPMENT_TOMBSTONE_KEY,
   };
 }
 
@@ -297,6 +307,7 @@ export function configSecrets(config: Config): string[] {
     config.gpu.replicateToken,
     config.http.adminPassword,
     config.http.linkSecret,
+    config.tombstoneKey === DEVELOPMENT_TOMBSTONE_KEY ? undefined : config.tombstoneKey,
     config.storage.kind === 's3' ? config.storage.secretAccessKey : undefined,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

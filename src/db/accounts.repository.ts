@@ -2,9 +2,14 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
 import type { PlatformUser } from '../bots/core/repositories.js';
 import { accounts, identities, type Account } from './schema.js';
+import { restoreFromTombstone } from './tombstones.repository.js';
 
-/** The account behind a platform user, created on first sight (safe under concurrent first requests). */
-export async function resolveAccount(db: DbOrTx, user: PlatformUser): Promise<Account> {
+/**
+ * The account behind a platform user, created on first sight (safe under concurrent first
+ * requests). With `tombstones`, a user who was forgotten before gets their ban back and today's
+ * free credits as used as they were.
+ */
+export async function resolveAccount(db: DbOrTx, user: PlatformUser, tombstones?: { key: string; now?: Date }): Promise<Account> {
   const existing = await findAccountByIdentity(db, user);
   if (existing) return existing;
   return db.transaction(async (tx) => {
@@ -14,7 +19,11 @@ export async function resolveAccount(db: DbOrTx, user: PlatformUser): Promise<Ac
       .values({ accountId: account!.id, platform: user.platform, platformUserId: user.userId, displayName: user.displayName })
       .onConflictDoNothing()
       .returning();
-    if (inserted.length > 0) return account!;
+    if (inserted.length > 0) {
+      if (!tombstones) return account!;
+      await restoreFromTombstone(tx, account!.id, user, tombstones.key, tombstones.now ?? new Date());
+      return (await tx.select().from(accounts).where(eq(accounts.id, account!.id)))[0]!;
+    }
     // Another request created this identity first: use its account, drop ours.
     await tx.delete(accounts).where(eq(accounts.id, account!.id));
     return (await findAccountByIdentity(tx, user))!;

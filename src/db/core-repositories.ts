@@ -11,11 +11,15 @@ import { findResultsByMessage, getResultWithJob, resultsOfJob, setResultMessage 
 import { markDetachedJobsPurged } from './retention.repository.js';
 import { usageReport } from './usage.repository.js';
 
-/** The command layer's repositories on Postgres: each port method is one of this folder's functions, bound to `db`. */
-export function createRepositories(db: Db): Repositories {
+/**
+ * The command layer's repositories on Postgres: each port method is one of this folder's functions,
+ * bound to `db`. `tombstoneKey` keys the hashes that forgotten identities are kept under.
+ */
+export function createRepositories(db: Db, options: { tombstoneKey: string }): Repositories {
+  const tombstones = { key: options.tombstoneKey };
   return {
     accounts: {
-      resolve: (user) => resolveAccount(db, user),
+      resolve: (user) => resolveAccount(db, user, tombstones),
       find: (user) => findAccountByIdentity(db, user),
       recordConsent: (accountId, at) => recordConsent(db, accountId, at),
       setBanned: (accountId, banned, reason) => setBanned(db, accountId, banned, reason),
@@ -52,7 +56,7 @@ export function createRepositories(db: Db): Repositories {
       redeem: (code, accountId, now, confirmation) => redeemLinkCode(db, code, accountId, now, confirmation),
     },
     forget: {
-      forget: (accountId) => forgetAccount(db, accountId),
+      forget: (accountId) => forgetAccount(db, accountId, tombstones),
       markFilesErased: (jobIds) => markDetachedJobsPurged(db, jobIds),
     },
     reports: {

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import type { ForgetOutcome } from '../bots/core/repositories.js';
+import { leaveTombstones } from './tombstones.repository.js';
 import { accounts, jobs, results } from './schema.js';
 
 /**
@@ -12,7 +13,7 @@ import { accounts, jobs, results } from './schema.js';
  * The jobs are left with `inputs_purged_at` unset: the caller deletes their files and then marks them
  * (`markDetachedJobsPurged`); if it cannot, the retention run finds them and finishes the work.
  */
-export async function forgetAccount(db: Db, accountId: string): Promise<ForgetOutcome> {
+export async function forgetAccount(db: Db, accountId: string, tombstones?: { key: string; now?: Date }): Promise<ForgetOutcome> {
   return db.transaction(async (tx) => {
     // The account lock orders this after (or before) any job being created for the person.
     await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, accountId)).for('update');
@@ -44,6 +45,8 @@ export async function forgetAccount(db: Db, accountId: string): Promise<ForgetOu
         })
         .where(inArray(jobs.id, jobIds));
     }
+    // Only the ban and today's free-credit use outlive the account, under a keyed hash of each identity.
+    if (tombstones) await leaveTombstones(tx, accountId, tombstones.key, tombstones.now ?? new Date());
     await tx.delete(accounts).where(eq(accounts.id, accountId)); // identities, ledger and link codes cascade
     return {
       jobIds,

@@ -100,8 +100,12 @@ export const results = pgTable(
   ],
 );
 
-/** `likeness_refund`: credits given back for variants the likeness gate could not make good (at most once per job and pocket). */
-export const LEDGER_REASONS = ['free', 'grant', 'reserve', 'commit', 'refund', 'likeness_refund'] as const;
+/**
+ * `likeness_refund`: credits given back for variants the likeness gate could not make good (at most
+ * once per job and pocket). `carried`: free credits a person already used today before /forget,
+ * written when the same chat identity comes back, so forgetting does not refill the day.
+ */
+export const LEDGER_REASONS = ['free', 'grant', 'reserve', 'commit', 'refund', 'likeness_refund', 'carried'] as const;
 export type LedgerReason = (typeof LEDGER_REASONS)[number];
 export const POCKETS = ['free', 'paid'] as const;
 export type Pocket = (typeof POCKETS)[number];
@@ -131,6 +135,20 @@ export const creditLedger = pgTable(
     check('credit_ledger_free_pocket_has_day', sql`(pocket = 'free') = (free_day is not null)`),
   ],
 );
+
+/**
+ * What is kept of a forgotten chat identity, and nothing else: a keyed hash of `platform:user id`
+ * (a database dump alone does not say who), its ban, and the free credits it had used that day. A
+ * person who comes back finds them again, so /forget is no way out of a ban or into more free credits.
+ */
+export const forgottenIdentities = pgTable('forgotten_identities', {
+  identityHash: text('identity_hash').primaryKey(),
+  bannedAt: timestamp('banned_at', { withTimezone: true }),
+  banReason: text('ban_reason'),
+  freeDay: date('free_day'),
+  freeUsed: integer('free_used').notNull().default(0),
+  forgottenAt: timestamp('forgotten_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** A one-time code from `/link`: redeemed from another platform, it joins that identity's account to this one. */
 export const linkCodes = pgTable(

@@ -152,9 +152,55 @@ describe('/forget on the S3 store: nothing of the person remains', () => {
     const credits = await t.app.commands.handle(as(STAYER, { command: 'credits' }));
     expect(credits.text).toContain('free today: 96 of 100');
 
-    // Coming back later is a fresh start.
+    // Coming back later is a fresh start, but for what the tombstone keeps: today's free credits stay used.
     const again = await t.app.commands.handle(as(LEAVER, { command: 'credits' }));
-    expect(again.text).toContain('free today: 100 of 100');
+    expect(again.text).toContain('free today: 89 of 100');
+    expect(again.text).toContain('Credits: 0');
     expect((await findAccountByIdentity(t.app.database.db, { platform: 'telegram', userId: LEAVER.id }))!.id).not.toBe(leaverAccount.id);
+  });
+});
+
+describe('/forget keeps only a tombstone: no way out of a ban, no refill of free credits (issue 21, point 4)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ GPU_BACKEND: 'instant', FREE_DAILY_CREDITS: '100', TOMBSTONE_SECRET: 'k'.repeat(40) });
+  });
+  afterAll(() => t.cleanup());
+
+  const send = (user: string, request: Partial<Request>) => t.app.commands.handle(chatRequest({ user: { id: user }, ...request }));
+  const forget = async (user: string) => expect((await send(user, { command: 'forget', target: 'confirm' })).tone).toBe('success');
+
+  it('a banned person who forgets comes back banned; an unbanned one, with the free credits they used today still used', async () => {
+    const outbox = recordingDeliverer();
+    t.app.startGpuWorker();
+    t.app.startDeliveryWorker(new Map([['telegram', outbox.deliverer]]));
+    const card = await send('tomb-1', { command: 'forget' });
+    expect(card.text).toMatch(/Kept: only a one-way code of your chat account with any ban and the free credits you used today/);
+
+    await send('tomb-1', { command: 'consent' });
+    const banned = (await findAccountByIdentity(t.app.database.db, { platform: 'telegram', userId: 'tomb-1' }))!;
+    await t.app.repos.accounts.setBanned(banned.id, true, 'abuse');
+    await forget('tomb-1');
+    await send('tomb-1', { command: 'consent' });
+    const portrait = await send('tomb-1', { command: 'portrait', photos: [bufferSource(await astronaut())] });
+    expect(portrait.code).toBe('BANNED');
+
+    // Spends 4 of the 100 free credits, forgets, comes back: 96 left, not 100.
+    await send('tomb-2', { command: 'consent' });
+    const first = await send('tomb-2', { command: 'portrait', photos: [bufferSource(await astronaut())] });
+    await outbox.finalFor(first.job!.id);
+    await forget('tomb-2');
+    expect((await send('tomb-2', { command: 'credits' })).text).toContain('free today: 96 of 100');
+    // Twice in a day changes nothing: what was used stays used.
+    await forget('tomb-2');
+    expect((await send('tomb-2', { command: 'credits' })).text).toContain('free today: 96 of 100');
+
+    // The tombstone says neither who nor anything else: a keyed hash, a ban, a day and a count.
+    const { rows } = await t.app.database.pool.query('select * from forgotten_identities');
+    expect(rows).toHaveLength(2);
+    for (const row of rows) {
+      expect(Object.keys(row).sort()).toEqual(['ban_reason', 'banned_at', 'forgotten_at', 'free_day', 'free_used', 'identity_hash']);
+      expect(JSON.stringify(row)).not.toMatch(/tomb-/);
+    }
   });
 });

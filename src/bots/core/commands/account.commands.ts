@@ -55,10 +55,13 @@ export const cancelCommand: CommandHandler = async (ctx) => {
 /** /forget: after a confirmation, every photo, result, job input and identity of the person is deleted; anonymous usage stays. */
 export const forgetCommand: CommandHandler = async (ctx) => {
   if (ctx.request.target !== 'confirm') {
-    return info('This deletes every photo, portrait and record of you, and your credits. It cannot be undone.', {
-      ephemeral: true,
-      buttons: [[{ label: 'Delete everything', command: 'forget', target: 'confirm' }]],
-    });
+    return info(
+      [
+        'This deletes every photo, portrait and record of you, and your credits. It cannot be undone.',
+        'Kept: only a one-way code of your chat account with any ban and the free credits you used today, so forgetting cannot lift a ban or refill them.',
+      ].join('\n'),
+      { ephemeral: true, buttons: [[{ label: 'Delete everything', command: 'forget', target: 'confirm' }]] },
+    );
   }
   const { repos, store, gpuQueue } = ctx.deps;
   // The root logger: the request's child logger carries the chat and event ids this is about to erase.
