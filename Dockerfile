@@ -62,7 +62,8 @@ COPY samples ./samples
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
-# The HTTP server (health, metrics, admin, signed downloads) listens on HTTP_PORT, 8080 by default.
-EXPOSE 8080
+# The public listener (signed downloads, /healthz, the Telegram webhook) is HTTP_PORT, 8080 by default;
+# the operations listener (/readyz, /metrics, /admin) is OPS_PORT, 8081, bound to OPS_HOST (127.0.0.1).
+EXPOSE 8080 8081
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["all"]

@@ -44,7 +44,7 @@ export function localLook(style: Style): Look | Style['grade'] {
 
 export interface LocalBackendOptions {
   /**
-   * Upscale with the ESRGAN model (tfjs, CPU) when it is expected to finish within `budgetMs`;
+   * Upscale with the ESRGAN model (onnxruntime, CPU) when it is expected to finish within `budgetMs`;
    * false (the default) always uses lanczos3 and an unsharp mask. The model takes ~30 s for a
    * 1024 x 1280 portrait on one core.
    */

@@ -25,6 +25,8 @@ const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.me
 const envExample = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
 const { services } = compose;
 const healthTest = (service: Service) => [service.healthcheck?.test ?? []].flat().join(' ');
+/** A value as compose would fill it in: `${VAR:-default}` gives the default, `${VAR:?message}` (required) a stand-in. */
+const interpolated = (value: string) => value.replace(/\$\{(\w+)(?::-([^}]*)|:\?[^}]*)?\}/g, (_all, _name: string, fallback?: string) => fallback ?? 'set-in-env');
 
 describe('docker-compose.yml', () => {
   it('runs Postgres, Redis, the all-in-one service and scalable workers (none by default), each with a health check', () => {
@@ -36,10 +38,10 @@ describe('docker-compose.yml', () => {
     expect(String(services.worker!.deploy?.replicas)).toBe('${WORKER_REPLICAS:-0}');
   });
 
-  it('checks readiness (/readyz) on the port each Likeness container pins, and stops it gracefully', () => {
+  it('checks readiness (/readyz) on the operations port each Likeness container pins, and stops it gracefully', () => {
     for (const name of ['likeness', 'worker']) {
       const service = services[name]!;
-      const port = service.environment?.HTTP_PORT;
+      const port = service.environment?.OPS_PORT;
       expect(port, name).toMatch(/^\d+$/);
       expect(healthTest(service), name).toContain(`http://127.0.0.1:${port}/readyz`);
       expect(service.image, name).toBe('likeness:local');
@@ -51,19 +53,24 @@ describe('docker-compose.yml', () => {
   it('pins the database, Redis and data directory to the compose services, and documents every passed variable in .env.example', () => {
     for (const name of ['likeness', 'worker']) {
       const env = services[name]!.environment!;
-      expect(new URL(env.DATABASE_URL!).hostname, name).toBe('postgres');
-      expect(new URL(env.REDIS_URL!).hostname, name).toBe('redis');
+      expect(new URL(interpolated(env.DATABASE_URL!)).hostname, name).toBe('postgres');
+      const redis = new URL(interpolated(env.REDIS_URL!));
+      expect(redis.hostname, name).toBe('redis');
+      expect(env.REDIS_URL, name).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?/); // compose refuses to start without a password
       expect(env.DATA_DIR, name).toBe('/data');
       for (const key of Object.keys(env)) expect(envExample, `${key} (${name})`).toMatch(new RegExp(`^#?\\s*${key}=`, 'm'));
     }
   });
 
-  it('keeps Redis on AOF with noeviction, and publishes Postgres, Redis and HTTP on 127.0.0.1 by default', () => {
+  it('keeps Redis on AOF with noeviction and a password, publishes Postgres, Redis and the operations port on 127.0.0.1 only, HTTP there by default', () => {
     const redis = [services.redis!.command ?? []].flat().join(' ');
     expect(redis).toContain('--appendonly yes');
     expect(redis).toContain('--maxmemory-policy noeviction');
+    expect(redis).toMatch(/--requirepass/);
     for (const name of ['postgres', 'redis']) for (const port of services[name]!.ports ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:/);
-    for (const port of services.likeness!.ports ?? []) expect(port).toMatch(/^\$\{HTTP_BIND_ADDRESS:-127\.0\.0\.1\}:/);
+    const published = services.likeness!.ports ?? [];
+    expect(published.filter((p) => p.endsWith(':8080'))).toEqual(['${HTTP_BIND_ADDRESS:-127.0.0.1}:8080:8080']);
+    expect(published.filter((p) => p.endsWith(':8081'))).toEqual(['127.0.0.1:8081:8081']);
   });
 
   it('gives workers no chat-platform token: no .env file, no token variable', () => {
