@@ -5,7 +5,7 @@
  *     be pulled, from a local stand-in made by test/container/make-node-base-image.sh;
  *  2. runs the CLI portrait from the bundled sample photo and finds 4 portraits in the volume;
  *  3. runs `likeness all` until /readyz answers 200, and a `likeness worker` container beside it
- *     (its own HTTP_PORT) against the same Postgres and Redis until its /readyz answers 200;
+ *     (its own OPS_PORT) against the same Postgres and Redis until its /readyz answers 200;
  *  4. sends both SIGTERM (`docker stop`) and checks they stop cleanly: exit code 0, "stopped" logged;
  *  5. prints the image's size against the 450 MB target;
  *  6. validates docker-compose.yml with `docker compose config` where Compose v2 is installed (it
@@ -149,13 +149,16 @@ async function main(): Promise<number> {
     if (written.length < 4) throw new Error(`the CLI portrait wrote ${written.length} JPEGs, not 4:\n${portrait}`);
     log(`CLI portrait from samples/astronaut.jpg: ${written.length} files (${written.join(', ')})`);
 
-    const [allPort, workerPort] = [await freePort(), await freePort()];
-    await docker(['run', '-d', '--name', containers[0]!, '--network', 'host', ...env, '-e', `HTTP_PORT=${allPort}`, ...volume, TAG, 'all']);
-    await waitReady(allPort, containers[0]!);
-    log(`likeness all: /readyz 200 on 127.0.0.1:${allPort}`);
-    await docker(['run', '-d', '--name', containers[1]!, '--network', 'host', ...env, '-e', `HTTP_PORT=${workerPort}`, ...volume, TAG, 'worker']);
-    await waitReady(workerPort, containers[1]!);
-    log(`likeness worker beside it (same Postgres and Redis): /readyz 200 on 127.0.0.1:${workerPort}`);
+    // /readyz is on each process's operations listener (OPS_PORT, 127.0.0.1); `all` also holds the
+    // public listener (HTTP_PORT) and, as the image runs with NODE_ENV=production, needs LINK_SECRET.
+    const [allPort, allOps, workerOps] = [await freePort(), await freePort(), await freePort()];
+    const linkSecret = randomBytes(32).toString('base64url');
+    await docker(['run', '-d', '--name', containers[0]!, '--network', 'host', ...env, '-e', `HTTP_PORT=${allPort}`, '-e', `OPS_PORT=${allOps}`, '-e', `LINK_SECRET=${linkSecret}`, ...volume, TAG, 'all']);
+    await waitReady(allOps, containers[0]!);
+    log(`likeness all: /readyz 200 on 127.0.0.1:${allOps} (public listener on ${allPort})`);
+    await docker(['run', '-d', '--name', containers[1]!, '--network', 'host', ...env, '-e', `OPS_PORT=${workerOps}`, ...volume, TAG, 'worker']);
+    await waitReady(workerOps, containers[1]!);
+    log(`likeness worker beside it (same Postgres and Redis): /readyz 200 on 127.0.0.1:${workerOps}`);
     await stopCleanly(containers[1]!);
     await stopCleanly(containers[0]!);
 
