@@ -39,7 +39,8 @@ function endlessDownload(): PhotoSource & { delivered: () => number } {
 describe('photo intake: a hostile corpus through /portrait', () => {
   let t: TestApp;
   beforeEach(async () => {
-    t = await createTestApp({ MAX_PHOTO_BYTES: String(MAX_PHOTO_BYTES) });
+    // One person sends the whole corpus: the per-person photo limit (tested in request-life.test.ts) is raised here.
+    t = await createTestApp({ MAX_PHOTO_BYTES: String(MAX_PHOTO_BYTES), PHOTO_REQUESTS_PER_10_MIN: '100' });
     await agree(t.app);
   });
   afterEach(() => t.cleanup());
