@@ -24,7 +24,7 @@ import { createDiscordClient } from '../src/bots/discord/discord-client.js';
 import { createDiscordFrontend } from '../src/bots/discord/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import type { ChildReply, ChildRequest } from './fake-discord.child.js';
+import type { ChildReply, ChildRequest, HostileFile } from './fake-discord.child.js';
 import type { BenchInfra } from './infra.js';
 import { REDIS_URL } from './infra.js';
 import { fmt, median, quantile, table } from './stats.js';
@@ -87,8 +87,8 @@ export interface DiscordAckResult {
   targets: { p99: { target: string; met: boolean }; deadlines: { target: string; met: boolean } };
 }
 
-/** The fake Discord in its own process, and a typed request/reply over IPC. */
-async function fakeDiscordProcess() {
+/** The fake Discord in its own process, and a typed request/reply over IPC (section i uses it too). */
+export async function fakeDiscordProcess() {
   const child: ChildProcess = fork(new URL('./fake-discord.child.ts', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ask = async <T extends ChildReply['type']>(request: ChildRequest, expect: T): Promise<Extract<ChildReply, { type: T }>> => {
     const answer = once(child, 'message') as Promise<[ChildReply]>;
@@ -101,7 +101,8 @@ async function fakeDiscordProcess() {
   return {
     ...started,
     users: async (names: string[]) => (await ask({ type: 'users', names }, 'users')).ids,
-    burst: (command: 'help' | 'portrait', names: string[], settleMs: number, waitForAnswers: boolean) => ask({ type: 'burst', command, names, settleMs, waitForAnswers }, 'burst'),
+    burst: (command: 'help' | 'portrait', names: string[], settleMs: number, waitForAnswers: boolean, attackers?: Array<{ name: string; file: HostileFile }>) =>
+      ask({ type: 'burst', command, names, settleMs, waitForAnswers, attackers }, 'burst'),
     async close() {
       const exited = once(child, 'exit');
       child.send({ type: 'close' });
@@ -111,7 +112,7 @@ async function fakeDiscordProcess() {
   };
 }
 
-type Burst = Extract<ChildReply, { type: 'burst' }>;
+export type Burst = Extract<ChildReply, { type: 'burst' }>;
 
 function figures(burst: Burst): AckFigures {
   const latencies = burst.acks.filter((ms) => ms >= 0);

@@ -6,11 +6,23 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFakeDiscord, OPTION, type FakeDiscord, type FakeInteraction } from '../test/support/fake-discord.js';
+import { heicGridBomb, png16BitRotated } from '../test/support/hostile-images.js';
+
+/** Issue 21's hostile files: the HEIC grid bomb (225 tiles sharing one, 4800 px square) and the 7071 px 16-bit PNG turned by EXIF. */
+export type HostileFile = 'heic-bomb' | 'png16';
 
 export type ChildRequest =
   | { type: 'start' }
   | { type: 'users'; names: string[] }
-  | { type: 'burst'; command: 'help' | 'portrait'; names: string[]; settleMs: number; waitForAnswers: boolean }
+  | {
+      type: 'burst';
+      command: 'help' | 'portrait';
+      names: string[];
+      settleMs: number;
+      waitForAnswers: boolean;
+      /** /portrait from these people with a hostile file each, written to the socket first (section i). */
+      attackers?: Array<{ name: string; file: HostileFile }>;
+    }
   | { type: 'close' };
 
 export type ChildReply =
@@ -18,6 +30,8 @@ export type ChildReply =
   | { type: 'users'; ids: string[] }
   | {
       type: 'burst';
+      /** How many of the interactions below, from the first, were the attackers'. */
+      attackers: number;
       /** Per interaction: dispatch → acknowledgement (ms), or -1 when never acknowledged. */
       acks: number[];
       /** Per interaction: dispatch → the first edit of the deferred reply (ms), or -1. */
@@ -39,11 +53,24 @@ function send(reply: ChildReply): void {
   process.send?.(reply);
 }
 
+const hostile = new Map<HostileFile, { bytes: Buffer; filename: string; contentType: string }>();
+async function hostileFile(file: HostileFile) {
+  let found = hostile.get(file);
+  if (!found) {
+    found =
+      file === 'png16'
+        ? { bytes: await png16BitRotated(7071), filename: 'deep.png', contentType: 'image/png' }
+        : { bytes: heicGridBomb(await readFile(join(import.meta.dirname, '..', 'test', 'fixtures', 'astronaut.heic')), 15, 15), filename: 'bomb.heic', contentType: 'image/heic' };
+    hostile.set(file, found);
+  }
+  return found;
+}
+
 /** An interaction made ready to send (`release` sends it): the burst's payloads are built before the clock starts. */
-function prepare(command: 'help' | 'portrait', name: string): FakeInteraction {
+function prepare(command: 'help' | 'portrait', name: string, file?: { bytes: Buffer; filename: string; contentType: string }): FakeInteraction {
   const from = fake!.user(name);
   if (command === 'help') return fake!.slash('help', [], { from, hold: true });
-  const attachment = fake!.attachment(photo, 'me.jpg');
+  const attachment = file ? fake!.attachment(file.bytes, file.filename, file.contentType) : fake!.attachment(photo, 'me.jpg');
   return fake!.slash(
     'portrait',
     [
@@ -66,7 +93,8 @@ process.on('message', (message: ChildRequest) => {
         return;
       case 'burst': {
         await fake!.ready();
-        const sent = message.names.map((name) => prepare(message.command, name));
+        const attackers = await Promise.all((message.attackers ?? []).map(async (a) => prepare('portrait', a.name, await hostileFile(a.file))));
+        const sent = [...attackers, ...message.names.map((name) => prepare(message.command, name))];
         const cpu = process.cpuUsage();
         fake!.release(sent);
         const acked = () => sent.every((i) => i.callbacks.length > 0);
@@ -78,6 +106,7 @@ process.on('message', (message: ChildRequest) => {
         const last = Math.max(...sent.map((i) => ackAt(i) ?? Number.NaN).filter(Number.isFinite));
         send({
           type: 'burst',
+          attackers: attackers.length,
           acks: sent.map((i) => (ackAt(i) === undefined ? -1 : ackAt(i)! - i.dispatchedAt)),
           answers: sent.map((i) => (i.original?.editedAt[0] === undefined ? -1 : i.original.editedAt[0] - i.dispatchedAt)),
           outcomes: sent.map((i) => i.original?.content ?? ''),

@@ -10,6 +10,7 @@
  *                                 f likeness (embedding per face, the gate's share of a local portrait job),
  *                                 g local 8K upscale (ESRGAN on onnxruntime vs tfjs vs lanczos; the Docker image's size)
  *                                 h hostile decodes (issue 21's HEIC grid bomb and 16-bit PNG, old path beside now)
+ *                                 i intake under attack (20 bomb uploads with 50 ordinary /portrait, beside the 50 alone)
  *   npm run bench -- --quick      shorter windows (a smoke run, noisier figures)
  *   npm run bench -- --data-root /dev/shm
  *                                 where the fs artifact store's DATA_DIR is made (default: the OS temp folder)
@@ -24,11 +25,12 @@ import { benchDiscordAck, DEFAULT_DISCORD_ACK, printDiscordAck, type DiscordAckR
 import { benchGpuUtilisation, DEFAULT_GPU_UTILISATION, printGpuUtilisation, QUICK_GPU_UTILISATION, type GpuUtilisationResult } from './gpu-utilisation.js';
 import { benchImages, DEFAULT_IMAGES_BENCH, printImages, type ImagesBenchResult } from './images.js';
 import { benchHostileDecode, printHostileDecode, type HostileDecodeResult } from './hostile-decode.js';
+import { benchIntakeAttack, DEFAULT_INTAKE_ATTACK, printIntakeAttack, QUICK_INTAKE_ATTACK, type IntakeAttackResult } from './intake-attack.js';
 import { benchLikenessGate, DEFAULT_LIKENESS_BENCH, printLikenessGate, QUICK_LIKENESS_BENCH, type LikenessBenchResult } from './likeness.js';
 import { fmt, ratio, table } from './stats.js';
 import { benchUpscale, DEFAULT_UPSCALE_BENCH, printUpscale, type UpscaleBenchResult } from './upscale.js';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
 const TARGETS = { p50Ms: 5, p50VsBare: 4, jobsPerSec: 500 };
 
 const { values: args } = parseArgs({
@@ -184,10 +186,12 @@ async function main(): Promise<void> {
   let f: LikenessBenchResult | undefined;
   let g: UpscaleBenchResult | undefined;
   let h: HostileDecodeResult | undefined;
+  let i: IntakeAttackResult | undefined;
   try {
-    if (runs('a') || runs('e')) infra = await createInfra({ dataRoot: args['data-root'] });
+    if (runs('a') || runs('e') || runs('i')) infra = await createInfra({ dataRoot: args['data-root'] });
     if (runs('a')) a = await benchOrchestration(infra!, orchestration);
     if (runs('e')) e = await benchDiscordAck(infra!, args.quick ? { burst: 100, warmup: 5, settleMs: 60_000 } : DEFAULT_DISCORD_ACK);
+    if (runs('i')) i = await benchIntakeAttack(infra!, args.quick ? QUICK_INTAKE_ATTACK : DEFAULT_INTAKE_ATTACK);
   } finally {
     await infra?.cleanup();
   }
@@ -214,6 +218,7 @@ async function main(): Promise<void> {
           likeness: f,
           upscale: g,
           hostileDecode: h,
+          intakeAttack: i,
         },
         (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
         2,
@@ -231,9 +236,10 @@ async function main(): Promise<void> {
     f && (() => printLikenessGate(f)),
     g && (() => printUpscale(g)),
     h && (() => printHostileDecode(h)),
+    i && (() => printIntakeAttack(i)),
   ];
-  printers.filter(Boolean).forEach((print, i) => {
-    if (i > 0) console.log('');
+  printers.filter(Boolean).forEach((print, n) => {
+    if (n > 0) console.log('');
     (print as () => void)();
   });
   console.log(`\n(bench took ${fmt(seconds, 1)} s)`);

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 
 /** Thrown by {@link loadConfig}; `problems` names every bad variable, not just the first. */
@@ -90,6 +91,7 @@ const schema = z.object({
   TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
   TELEGRAM_WEBHOOK_URL: optionalUrl,
   TELEGRAM_WEBHOOK_SECRET: optionalString,
+  TELEGRAM_LOCAL_FILES_DIR: optionalString.refine((dir) => dir === undefined || isAbsolute(dir), 'expected an absolute path'),
   DISCORD_TOKEN: optionalString,
   DISCORD_APPLICATION_ID: optionalString,
   DISCORD_GUILD_ID: optionalString,
@@ -166,7 +168,14 @@ export interface Config {
     modelsFile?: string;
     stylesFile?: string;
   };
-  telegram?: { token: string; apiRoot: string; webhookUrl?: string; webhookSecret?: string };
+  telegram?: {
+    token: string;
+    apiRoot: string;
+    webhookUrl?: string;
+    webhookSecret?: string;
+    /** Where a local Bot API server (`--local`) keeps its files: the only place an absolute `file_path` is read from. */
+    localFilesDir?: string;
+  };
   discord?: { token: string; applicationId?: string; guildId?: string; apiBase: string };
   attachmentHosts: string[];
   http: {
@@ -270,7 +279,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       stylesFile: e.STYLES_FILE,
     },
     telegram: e.TELEGRAM_BOT_TOKEN
-      ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, webhookUrl: e.TELEGRAM_WEBHOOK_URL, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET }
+      ? {
+          token: e.TELEGRAM_BOT_TOKEN,
+          apiRoot: e.TELEGRAM_API_ROOT,
+          webhookUrl: e.TELEGRAM_WEBHOOK_URL,
+          webhookSecret: e.TELEGRAM_WEBHOOK_SECRET,
+          localFilesDir: e.TELEGRAM_LOCAL_FILES_DIR,
+        }
       : undefined,
     discord: e.DISCORD_TOKEN ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE } : undefined,
     attachmentHosts: e.ATTACHMENT_HOSTS,

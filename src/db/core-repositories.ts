@@ -49,7 +49,7 @@ export function createRepositories(db: Db, options: { tombstoneKey: string }): R
     },
     ledger: {
       balance: (accountId, freeDaily, day) => currentBalance(db, accountId, freeDaily, day),
-      grant: (accountId, amount, note) => grantCredits(db, accountId, amount, note),
+      grant: (accountId, amount, note, idempotencyKey) => grantCredits(db, accountId, amount, note, idempotencyKey),
     },
     links: {
       createCode: (accountId, code, expiresAt) => createLinkCode(db, accountId, code, expiresAt),

@@ -47,9 +47,18 @@ export async function settleReservation(db: DbOrTx, jobId: string, reason: 'comm
   return result.rows.reduce((sum, r) => sum + Number(r.delta), 0);
 }
 
-/** Adds (or with a negative amount, removes) paid credits, e.g. an admin grant. */
-export async function grantCredits(db: DbOrTx, accountId: string, amount: number, note?: string): Promise<void> {
-  await db.insert(creditLedger).values({ accountId, delta: amount, reason: 'grant', pocket: 'paid', note });
+/**
+ * Adds (or with a negative amount, removes) paid credits, e.g. an admin grant. With an
+ * `idempotencyKey` (unique over the ledger) a second grant under the same key writes nothing.
+ * True when this call wrote the grant.
+ */
+export async function grantCredits(db: DbOrTx, accountId: string, amount: number, note?: string, idempotencyKey?: string): Promise<boolean> {
+  const written = await db
+    .insert(creditLedger)
+    .values({ accountId, delta: amount, reason: 'grant', pocket: 'paid', note, idempotencyKey })
+    .onConflictDoNothing()
+    .returning({ id: creditLedger.id });
+  return written.length > 0;
 }
 
 export async function ledgerOfJob(db: DbOrTx, jobId: string): Promise<LedgerRow[]> {

@@ -125,11 +125,14 @@ export const creditLedger = pgTable(
     pocket: text('pocket', { enum: POCKETS }).notNull(),
     freeDay: date('free_day'),
     note: text('note'),
+    /** Set on grants: `<platform>:<event id>` of the admin's command, so a redelivered command grants once. */
+    idempotencyKey: text('idempotency_key'),
     createdAt: createdAt(),
   },
   (t) => [
     // The guarantee behind "never charged twice": one row per job, reason and pocket.
     uniqueIndex('credit_ledger_job_reason_uq').on(t.jobId, t.reason, t.pocket),
+    uniqueIndex('credit_ledger_idempotency_key_uq').on(t.idempotencyKey).where(sql`idempotency_key is not null`),
     uniqueIndex('credit_ledger_free_day_uq').on(t.accountId, t.freeDay).where(sql`reason = 'free'`),
     index('credit_ledger_account_idx').on(t.accountId, t.pocket, t.freeDay),
     check('credit_ledger_free_pocket_has_day', sql`(pocket = 'free') = (free_day is not null)`),

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { and, eq } from 'drizzle-orm';
 import { createApp, type App } from '../../src/app.js';
 import { formatAgreement, formatUsageReport, parseAdminArgs } from '../../src/bots/core/commands/admin.command.js';
 import type { GpuBackend } from '../../src/gpu/backend.js';
 import { createInstantBackend } from '../../src/gpu/instant.backend.js';
+import { creditLedger } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { bufferSource, chatRequest, createTestApp, recordingDeliverer, type TestApp } from '../support/test-app.js';
 
@@ -78,6 +80,24 @@ describe('/admin stats and the admin log', () => {
       ['telegram:1', 'stats'],
     ]);
     expect(actions[0]).toMatchObject({ user: 'telegram:7', amount: 25 });
+  });
+
+  it('grants once for one platform event, however often it is delivered', async () => {
+    const event = chatRequest({ ...ROOT, command: 'admin', options: { args: 'grant telegram:7 25' } });
+    const first = await app.commands.handle(event);
+    const again = await app.commands.handle({ ...event }); // the same update, redelivered
+    expect(first.text).toBe('Granted 25 credits to telegram:7.');
+    expect(again.text).toBe(first.text);
+    // A new command (a new event) with the same words is a second grant.
+    await app.commands.handle(chatRequest({ ...ROOT, command: 'admin', options: { args: 'grant telegram:7 25' } }));
+
+    const account = await app.repos.accounts.find({ platform: 'telegram', userId: '7' });
+    const grants = await app.database.db.select().from(creditLedger).where(and(eq(creditLedger.accountId, account!.id), eq(creditLedger.reason, 'grant')));
+    expect(grants.map((g) => [g.delta, g.idempotencyKey])).toEqual([
+      [25, `telegram:${event.eventId}`],
+      [25, expect.stringMatching(/^telegram:/)],
+    ]);
+    expect(logLines.filter((l) => l.msg === 'admin grant already written for this event')).toHaveLength(1);
   });
 
   it('refuses stats to anyone not in ADMIN_IDS, as if the command did not exist', async () => {

@@ -35,6 +35,8 @@ export function createMemoryRepositories() {
   const jobs = new Map<string, Job>();
   const results = new Map<string, Result>();
   const ledger: LedgerEntry[] = [];
+  /** Idempotency keys of the grants written (the ledger's unique index, in memory). */
+  const grantKeys = new Set<string>();
 
   const balanceOf = (accountId: string, freeDaily: number, day: string) => {
     const mine = ledger.filter((e) => e.accountId === accountId);
@@ -168,7 +170,12 @@ export function createMemoryRepositories() {
     },
     ledger: {
       balance: async (accountId, freeDaily, day) => balanceOf(accountId, freeDaily, day),
-      grant: async (accountId, amount) => void ledger.push({ accountId, delta: amount, reason: 'grant', pocket: 'paid' }),
+      async grant(accountId, amount, _note, idempotencyKey) {
+        if (grantKeys.has(idempotencyKey)) return false;
+        grantKeys.add(idempotencyKey);
+        ledger.push({ accountId, delta: amount, reason: 'grant', pocket: 'paid' });
+        return true;
+      },
     },
     links: {
       createCode: async () => Promise.reject(new Error('linking is not kept in memory: see test/integration/link.test.ts')),

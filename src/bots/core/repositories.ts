@@ -84,8 +84,12 @@ export interface ResultRepository {
 
 export interface LedgerRepository {
   balance(accountId: string, freeDaily: number, day: string): Promise<Balance>;
-  /** Adds (or with a negative amount, removes) paid credits. */
-  grant(accountId: string, amount: number, note: string): Promise<void>;
+  /**
+   * Adds (or with a negative amount, removes) paid credits, once per `idempotencyKey` (e.g.
+   * `<platform>:<event id>` of the admin's command): a repeat with the same key writes nothing and
+   * returns false.
+   */
+  grant(accountId: string, amount: number, note: string, idempotencyKey: string): Promise<boolean>;
 }
 
 export type LinkOutcome =

@@ -3,7 +3,8 @@ import type { Logger } from '../../logger.js';
 import type { TelegramState } from './telegram-state.js';
 
 /**
- * grammY middleware: an update seen before (same update_id, from any process) is dropped; one
+ * grammY middleware: an update seen before (same update_id, from any process), or replayed after
+ * Telegram's redelivery window (see telegram-state.ts for how), is dropped; one
  * whose handling failed is forgotten again, so Telegram's redelivery gets another try. When the
  * shared state cannot answer, the update is handled: a rare duplicate beats a lost request
  * (and the command layer's idempotency key still makes one job of it).

@@ -16,7 +16,10 @@ export interface AlbumPart {
  * albums being gathered, and which steps of a delivery are done. Everything expires by itself.
  */
 export interface TelegramState extends DeliverySteps {
-  /** True the first time an update id is seen (for a day); a redelivered update gets false. */
+  /**
+   * True the first time an update id is seen; a redelivered update gets false, and so does a
+   * replay of one older than Telegram's 24 h redelivery window, however late it comes.
+   */
   firstSeen(updateId: number): Promise<boolean>;
   /** Lets an update that failed be handled again when Telegram redelivers it. */
   unsee(updateId: number): Promise<void>;
@@ -29,15 +32,61 @@ export interface TelegramState extends DeliverySteps {
   close(): Promise<void>;
 }
 
-const DAY_S = 24 * 3600;
+const HOUR_MS = 3600 * 1000;
 const ALBUM_TTL_MS = 10 * 60 * 1000;
 
+/**
+ * Redelivery, and replays after it. Telegram redelivers an update for up to 24 h; a proxy or an
+ * attacker holding a copy of the webhook (with its secret) can post it again any time later.
+ * Remembering every id forever is unbounded, and one high-water mark alone drops legitimate
+ * redeliveries: webhook updates arrive in parallel and out of order, and a failed one comes back
+ * after later ones were handled. So two records, per bot:
+ * - each id handled, for SEEN_HOURS (26 h: Telegram's 24 h plus the hour buckets' slack);
+ * - per hour, the highest id handled in it, kept for MARK_HOURS (7 days). Ids grow with time, so an
+ *   id at or below the highest one handled at least SETTLE_HOURS (25 h: 24 h plus a bucket) ago is
+ *   older than Telegram's window: nothing legitimate can bring it any more, it is dropped.
+ * Marks last 7 days because Telegram picks a random next id after a week without updates; older
+ * marks could then drop real updates. (A replay more than 7 days old reaching a bot that was silent
+ * all week is the one case left to the jobs' idempotency keys.) Hours come from this process's
+ * clock; the processes' clocks need only agree to within the buckets' slack.
+ */
+const SEEN_HOURS = 26;
+const SETTLE_HOURS = 25;
+const MARK_HOURS = 7 * 24;
+
+/** KEYS: the update's seen key, the marks hash (hour → highest id). ARGV: id, hour, SETTLE_HOURS, MARK_HOURS, seen TTL s. */
+const FIRST_SEEN_SCRIPT = `
+local id, hour = tonumber(ARGV[1]), tonumber(ARGV[2])
+local settleHours, markHours = tonumber(ARGV[3]), tonumber(ARGV[4])
+local settled = nil
+local marks = redis.call('HGETALL', KEYS[2])
+for i = 1, #marks, 2 do
+  local h, top = tonumber(marks[i]), tonumber(marks[i + 1])
+  if h <= hour - markHours then redis.call('HDEL', KEYS[2], marks[i])
+  elseif h <= hour - settleHours and (settled == nil or top > settled) then settled = top end
+end
+if settled ~= nil and id <= settled then return 0 end
+if not redis.call('SET', KEYS[1], '1', 'EX', ARGV[5], 'NX') then return 0 end
+local top = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '-1')
+if id > top then redis.call('HSET', KEYS[2], ARGV[2], ARGV[1]) end
+redis.call('EXPIRE', KEYS[2], markHours * 3600)
+return 1`;
+
+/** Knobs for tests. */
+export interface TelegramStateOptions {
+  /** The clock the redelivery window is measured by (default `Date.now`). */
+  now?: () => number;
+}
+
 /** The shared state in Redis, every key under `namespace` (e.g. `likeness:tg:<bot id>`). */
-export function createRedisTelegramState(redis: Redis, namespace: string): TelegramState {
+export function createRedisTelegramState(redis: Redis, namespace: string, options: TelegramStateOptions = {}): TelegramState {
   const key = (...parts: (string | number)[]) => [namespace, ...parts].join(':');
+  const now = options.now ?? Date.now;
   return {
     async firstSeen(updateId) {
-      return (await redis.set(key('update', updateId), '1', 'EX', DAY_S, 'NX')) === 'OK';
+      const hour = Math.floor(now() / HOUR_MS);
+      const args = [updateId, hour, SETTLE_HOURS, MARK_HOURS, SEEN_HOURS * 3600];
+      return (await redis.eval(FIRST_SEEN_SCRIPT, 2, key('update', updateId), key('update-marks'), ...args)) === 1;
     },
     async unsee(updateId) {
       await redis.del(key('update', updateId));

@@ -104,6 +104,7 @@ export function createTelegramFrontend(deps: TelegramFrontendDeps): TelegramFron
     api,
     token: telegram.token,
     apiRoot,
+    localFilesDir: telegram.localFilesDir,
     downloadLimit: tuning.downloadLimit ?? (localServer ? LOCAL_SERVER_LIMIT : CLOUD_DOWNLOAD_LIMIT),
   };
 

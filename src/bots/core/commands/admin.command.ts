@@ -68,9 +68,14 @@ export const adminCommand: CommandHandler = async (ctx) => {
   const account = await deps.repos.accounts.resolve(parsed.user);
   ctx.logger.info({ admin, action: parsed.action, user: name, ...(parsed.action === 'grant' ? { amount: parsed.amount } : {}) }, 'admin action');
   switch (parsed.action) {
-    case 'grant':
-      await deps.repos.ledger.grant(account.id, parsed.amount, `admin ${request.platform}:${request.user.id}`);
+    case 'grant': {
+      // The platform event is the grant's identity: a redelivered command (webhook retry, a
+      // second process) finds its grant written and writes nothing; the answer is the same.
+      const key = `${request.platform}:${request.eventId}`;
+      const written = await deps.repos.ledger.grant(account.id, parsed.amount, `admin ${admin}`, key);
+      if (!written) ctx.logger.info({ admin, user: name, idempotencyKey: key }, 'admin grant already written for this event');
       return success(`${parsed.amount > 0 ? 'Granted' : 'Removed'} ${Math.abs(parsed.amount)} credits ${parsed.amount > 0 ? 'to' : 'from'} ${name}.`, { ephemeral: true });
+    }
     case 'ban':
       await deps.repos.accounts.setBanned(account.id, true, parsed.reason);
       return success(`${name} is banned.`, { ephemeral: true });
