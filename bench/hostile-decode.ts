@@ -20,6 +20,7 @@ import { heicProcessStats } from '../src/images/heic-process.js';
 import { normalizePhoto } from '../src/images/normalize-photo.js';
 import { heicGridBomb, png16BitRotated } from '../test/support/hostile-images.js';
 import { fmt, table } from './stats.js';
+import { startStallProbe } from '../test/support/stall-probe.js';
 
 const FILES = ['heic-bomb', 'png16'] as const;
 const PATHS = ['old', 'now'] as const;
@@ -70,17 +71,11 @@ async function runScenario(file: File, path: Path, photos: number): Promise<Host
   const bytes = await hostileFile(file);
   const warm = file === 'heic-bomb' ? readFileSync(new URL('../test/fixtures/astronaut.heic', import.meta.url)) : readFileSync(new URL('../samples/astronaut.jpg', import.meta.url));
   await (path === 'old' ? normalizeTheOldWay(warm, file) : normalizePhoto(warm, LIMITS));
-  let maxStallMs = 0;
-  let last = performance.now();
-  const probe = setInterval(() => {
-    const now = performance.now();
-    maxStallMs = Math.max(maxStallMs, now - last - 10);
-    last = now;
-  }, 10);
+  const stall = startStallProbe();
   const started = performance.now();
   const outcomes = await Promise.allSettled(Array.from({ length: photos }, () => (path === 'old' ? normalizeTheOldWay(bytes, file) : normalizePhoto(bytes, LIMITS))));
   const wallMs = performance.now() - started;
-  clearInterval(probe);
+  const maxStallMs = stall.stop();
   const refused = outcomes.map((o) => (o.status === 'rejected' ? String((o.reason as { code?: string }).code ?? o.reason) : 'ok'));
   return {
     file,

@@ -21,6 +21,7 @@ import type { HostileFile } from './fake-discord.child.js';
 import type { BenchInfra } from './infra.js';
 import { REDIS_URL } from './infra.js';
 import { fmt, median, quantile, table } from './stats.js';
+import { startStallProbe } from '../test/support/stall-probe.js';
 
 export interface IntakeAttackOptions {
   /** Ordinary people, one /portrait with one photo each (default 50). */
@@ -110,20 +111,14 @@ function figuresOf(burst: Burst, probe: { peakRssMb: number; maxStallMs: number;
 /** Samples this process while `work` runs: peak RSS (every 20 ms) and the longest event-loop stall. */
 async function probed<T>(work: () => Promise<T>): Promise<{ result: T; peakRssMb: number; maxStallMs: number; wallMs: number }> {
   let peakRss = process.memoryUsage.rss();
-  let maxStallMs = 0;
-  let last = performance.now();
-  const stall = setInterval(() => {
-    const now = performance.now();
-    maxStallMs = Math.max(maxStallMs, now - last - 10);
-    last = now;
-  }, 10);
+  const stall = startStallProbe();
   const rss = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
   const started = performance.now();
   try {
     const result = await work();
-    return { result, peakRssMb: peakRss / 2 ** 20, maxStallMs, wallMs: performance.now() - started };
+    return { result, peakRssMb: peakRss / 2 ** 20, maxStallMs: stall.longestMs, wallMs: performance.now() - started };
   } finally {
-    clearInterval(stall);
+    stall.stop();
     clearInterval(rss);
   }
 }

@@ -8,6 +8,7 @@ import { HEIC_PROCESS_HEAP_MB } from '../../src/images/decode-limits.js';
 import { decodeHeicInProcess, heicProcessStats } from '../../src/images/heic-process.js';
 import { inspectPhoto, normalizePhoto, type PhotoLimits } from '../../src/images/index.js';
 import { heicGridBomb, png16BitRotated } from '../support/hostile-images.js';
+import { startStallProbe } from '../support/stall-probe.js';
 
 /**
  * Issue 21: hostile images are decoded off the event loop, under caps on pixels, time and memory.
@@ -36,13 +37,7 @@ async function errorOf(promise: Promise<unknown>): Promise<AppError & { code: Er
 
 /** Runs `work` while probing the event loop: the longest gap between 10 ms timer ticks, and /healthz answered within how long. */
 async function whileProbing<T>(healthz: string, work: () => Promise<T>): Promise<{ result: T; maxStallMs: number; healthzMs: number[] }> {
-  let maxStallMs = 0;
-  let last = performance.now();
-  const probe = setInterval(() => {
-    const now = performance.now();
-    maxStallMs = Math.max(maxStallMs, now - last - 10);
-    last = now;
-  }, 10);
+  const stall = startStallProbe();
   const healthzMs: number[] = [];
   let working = true;
   const asks = (async () => {
@@ -57,10 +52,10 @@ async function whileProbing<T>(healthz: string, work: () => Promise<T>): Promise
   })();
   try {
     const result = await work();
-    return { result, maxStallMs, healthzMs };
+    return { result, maxStallMs: stall.longestMs, healthzMs };
   } finally {
     working = false;
-    clearInterval(probe);
+    stall.stop();
     await asks;
   }
 }
