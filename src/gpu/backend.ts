@@ -33,10 +33,17 @@ export interface UpscaleTask {
 export type GpuTask = PortraitTask | RestoreTask | UpscaleTask;
 
 export interface GpuResult {
-  /** Encoded images (JPEG), in variant order. */
+  /**
+   * Encoded images, in variant order, as the model made them (JPEG, PNG or WebP) and not yet
+   * labelled: the GPU handler labels every output once, with `credit` and `note`.
+   */
   images: Buffer[];
   /** The model that made them, e.g. `black-forest-labs/flux-2-pro` or `local/preview`. */
   model: string;
+  /** The credit line the files carry (XMP): who made them with what; absent, Likeness's own. */
+  credit?: string;
+  /** What the files must say of themselves (XMP), when the backend knows better than the job (a restoration). */
+  note?: string;
   gpuSeconds: number;
   costUsd: number;
   /**

@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../errors.js';
-import { labelOutput, resizeToLongEdge } from '../images/index.js';
+import { resizeToLongEdge } from '../images/index.js';
 import type { Logger } from '../logger.js';
 import type { GpuBackend, GpuResult, GpuTask, PortraitTask, RestoreTask, UpscaleTask } from './backend.js';
 import { buildInput, ImageInput, type ModelCatalog, type ModelTask, type TemplateValue } from './models.js';
@@ -46,8 +46,8 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
       const session = runner.open();
       const usage = new Usage();
       try {
-        const { images, model } = await render(task, session, usage, signal);
-        return { images, model, gpuSeconds: usage.gpuSeconds, costUsd: usage.costUsd };
+        const made = await render(task, session, usage, signal);
+        return { ...made, gpuSeconds: usage.gpuSeconds, costUsd: usage.costUsd };
       } catch (error) {
         throw signal.aborted ? signal.reason : asBackendError(error);
       } finally {
@@ -56,7 +56,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
     },
   };
 
-  async function render(task: GpuTask, session: PredictionSession, usage: Usage, signal: AbortSignal): Promise<{ images: Buffer[]; model: string }> {
+  async function render(task: GpuTask, session: PredictionSession, usage: Usage, signal: AbortSignal): Promise<Pick<GpuResult, 'images' | 'model' | 'credit' | 'note'>> {
     switch (task.kind) {
       case 'portrait':
         return withFallback('portrait', task.style.models.portrait, (id) => portrait(id, task, session, usage, signal));
@@ -117,9 +117,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
     if (files.length < task.variants) {
       throw new AppError('GPU_FAILED', `${modelId} returned ${files.length} of ${task.variants} images`, { retryable: true });
     }
-    const note = task.subject === 'memorial' ? MEMORIAL_NOTE : undefined;
-    const images = await Promise.all(files.slice(0, task.variants).map((file) => labelOutput(file, { credit: credit(modelId), note, mark: false })));
-    return { images, model: modelId };
+    return { images: files.slice(0, task.variants), model: modelId, credit: credit(modelId), ...(task.subject === 'memorial' ? { note: MEMORIAL_NOTE } : {}) };
   }
 
   async function restore(task: RestoreTask, session: PredictionSession, usage: Usage, signal: AbortSignal) {
@@ -138,7 +136,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
       });
     }
     const model = used.join('+');
-    return { images: [await labelOutput(image, { credit: credit(model), note: RESTORE_NOTE, mark: false })], model };
+    return { images: [image], model, credit: credit(model), note: RESTORE_NOTE };
   }
 
   async function upscale(task: UpscaleTask, session: PredictionSession, usage: Usage, signal: AbortSignal) {
@@ -150,7 +148,7 @@ export function createCatalogBackend(options: CatalogBackendOptions): GpuBackend
     });
     // The model enlarges by a fixed factor; the exact 8K long edge is sharp's job.
     const exact = await resizeToLongEdge(enlarged, task.targetLongEdge);
-    return { images: [await labelOutput(exact, { credit: credit(modelId), mark: false })], model: modelId };
+    return { images: [exact], model: modelId, credit: credit(modelId) };
   }
 }
 

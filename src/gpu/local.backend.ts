@@ -1,10 +1,6 @@
 import { AppError, isAppError } from '../errors.js';
 import {
-  labelOutput,
   LOOKS,
-  readJpegXmp,
-  readProvenance,
-  RECONSTRUCTION_NOTE,
   renderPortraitSet,
   restorePreview,
   upscaleToLongEdge,
@@ -55,9 +51,8 @@ export interface LocalBackendOptions {
  * A GpuBackend that needs no GPU and no key: portraits are face-framed crops of the reference
  * photos (headshot, head and shoulders, square, off-centre) in the style's look; restorations are
  * denoise, auto-levels and gentle sharpening; upscales are ESRGAN (when allowed and fast enough)
- * or lanczos, exactly to the target. Free (costUsd 0); gpuSeconds is the wall time spent. Every
- * image carries provenance XMP whose credit says it is a local preview (written without
- * re-encoding; `labelOutput` on the result keeps that credit). Rejects with the signal's reason
+ * or lanczos, exactly to the target. Free (costUsd 0); gpuSeconds is the wall time spent. Its
+ * credit says the images are a local preview (the GPU handler writes it into each file). Rejects with the signal's reason
  * once it aborts, and with AppError GPU_REJECTED_INPUT (not retryable) when an input cannot be
  * processed.
  */
@@ -69,17 +64,10 @@ export function createLocalBackend(options: LocalBackendOptions = {}): GpuBacken
       const started = performance.now();
       try {
         signal.throwIfAborted();
-        const { images: raw, faces } = await render(task, superResolution, signal);
-        const note = noteFor(task);
-        const images: Buffer[] = [];
-        for (const image of raw) {
-          signal.throwIfAborted();
-          images.push(await labelOutput(image, { credit: LOCAL_CREDIT, note, mark: false }));
-        }
+        const { images, faces } = await render(task, superResolution, signal);
         signal.throwIfAborted();
         const gpuSeconds = Math.round(performance.now() - started) / 1000;
-        // Labelling adds metadata only: the faces stay where the render put them.
-        return { images, model: LOCAL_MODEL, gpuSeconds, costUsd: 0, ...(faces && { faces }) };
+        return { images, model: LOCAL_MODEL, credit: LOCAL_CREDIT, gpuSeconds, costUsd: 0, ...(faces && { faces }) };
       } catch (error) {
         throw signal.aborted ? signal.reason : asBackendError(error);
       }
@@ -97,13 +85,6 @@ async function render(task: GpuTask, superResolution: LocalBackendOptions['super
     case 'upscale':
       return { images: [(await upscaleToLongEdge(task.image, task.targetLongEdge, { superResolution, signal })).bytes] };
   }
-}
-
-/** Restorations and memorial portraits say they are reconstructions; an upscale keeps what its source said. */
-function noteFor(task: GpuTask): string | undefined {
-  if (task.kind === 'restore' || (task.kind === 'portrait' && task.subject === 'memorial')) return RECONSTRUCTION_NOTE;
-  if (task.kind === 'upscale') return readProvenance(readJpegXmp(task.image)).note;
-  return undefined;
 }
 
 /** Keeps the port's GPU_* errors as they are; anything else means the input could not be processed. */

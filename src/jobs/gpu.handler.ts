@@ -4,7 +4,7 @@ import type { Job } from '../db/schema.js';
 import { isAppError } from '../errors.js';
 import type { GpuBackend, GpuResult, GpuTask } from '../gpu/backend.js';
 import { strongerIdentity, type StyleCatalog } from '../gpu/styles.js';
-import { imageInfo, labelOutput, RECONSTRUCTION_NOTE } from '../images/index.js';
+import { imageInfo, labelOutput, readJpegXmp, readProvenance, RECONSTRUCTION_NOTE } from '../images/index.js';
 import type { Logger } from '../logger.js';
 import { resultKey, resultPrefix, type ArtifactStore } from '../storage/artifact-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
@@ -70,10 +70,10 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
       referenceFaces.faces(job.inputs, task.kind === 'portrait' ? task.photos : [task.photo]).catch(() => undefined);
     }
     const result = await deps.backend.run(task, attempt.signal);
-    // Every output of every backend is labelled as AI-made here, in one place.
-    const note = job.kind === 'restore' || job.subject === 'memorial' ? RECONSTRUCTION_NOTE : undefined;
+    // Every output of every backend is labelled as AI-made here, once, with what the backend reports.
+    const label = { credit: result.credit, note: result.note ?? defaultNote(job, task), mark: deps.markOutputs ?? false };
     const storeOutput = async (raw: Buffer, variant: number): Promise<StoredOutput> => {
-      const bytes = await labelOutput(raw, { note, mark: deps.markOutputs ?? false });
+      const bytes = await labelOutput(raw, label);
       const artifactKey = resultKey(jobId, variant);
       await deps.store.put(artifactKey, bytes);
       const { width, height } = await imageInfo(bytes);
@@ -119,6 +119,12 @@ export async function handleGpuJob(deps: GpuHandlerDeps, jobId: string, attempt:
   await deps.delivery.notify({ jobId, event: 'succeeded' });
   logger.info({ model: usage.model, gpuSeconds: usage.gpuSeconds, likeness: likeness?.summary ?? undefined, scores: outputs.map((o) => o.likenessScore) }, 'gpu job succeeded');
   return 'succeeded';
+}
+
+/** Restorations and memorial portraits say they are reconstructions; an 8K version keeps what its source said. */
+function defaultNote(job: Pick<Job, 'kind' | 'subject'>, task: GpuTask): string | undefined {
+  if (task.kind === 'upscale') return readProvenance(readJpegXmp(task.image)).note ?? (job.subject === 'memorial' ? RECONSTRUCTION_NOTE : undefined);
+  return job.kind === 'restore' || job.subject === 'memorial' ? RECONSTRUCTION_NOTE : undefined;
 }
 
 /** What the likeness gate did to a job's images. */

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findAccountByIdentity } from '../../src/db/accounts.repository.js';
 import { getJob } from '../../src/db/jobs.repository.js';
 import { createLocalBackend } from '../../src/gpu/local.backend.js';
+import { readXmp } from '../../src/images/index.js';
 import { agree, bufferSource, chatRequest, createTestApp, recordingDeliverer, type TestApp } from '../support/test-app.js';
 
 const photo = async () => bufferSource(await readFile(new URL('../../samples/astronaut.jpg', import.meta.url)));
@@ -26,11 +27,21 @@ describe('the other commands', () => {
     const final = await outbox.finalFor(reply.job!.id);
     expect(final.reply.text).toContain('AI reconstruction — not an original photograph');
     expect(final.reply.images!.map((i) => i.filename)).toEqual(['original.jpg', expect.stringMatching(/^restored-/)]);
-    const restored = await sharp(await t.app.store.get(final.reply.images![1]!.artifactKey)).metadata();
-    expect(restored.format).toBe('jpeg');
+    const stored = await t.app.store.get(final.reply.images![1]!.artifactKey);
+    expect((await sharp(stored).metadata()).format).toBe('jpeg');
+    // Labelled once, by the GPU handler, with what the backend reported: its credit, and a reconstruction's note.
+    const xmp = await readXmp(stored);
+    expect(xmp).toContain('trainedAlgorithmicMedia');
+    expect(xmp).toContain('Likeness local preview — AI-generated');
+    expect(xmp).toContain('AI reconstruction — not an original photograph');
+
     expect(await getJob(t.app.database.db, reply.job!.id)).toMatchObject({ kind: 'restore', price: 1, params: { colorize: true } });
     const credits = await t.app.commands.handle(chatRequest({ command: 'credits' }));
     expect(credits.text).toContain('free today: 7 of 8');
+    // Its 8K version keeps saying what it is.
+    const upscale = await t.app.commands.handle(chatRequest({ command: 'upscale', target: final.reply.images![1]!.resultId }));
+    const eightK = await outbox.finalFor(upscale.job!.id);
+    expect(await readXmp(await t.app.store.get(eightK.reply.images![0]!.artifactKey))).toContain('AI reconstruction — not an original photograph');
   });
 
   it('/credits, /history, /styles and /help answer without charging', async () => {
