@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readLimited } from '../../src/bots/core/photo-intake.js';
+import { readLimited } from '../../src/net/read-limited.js';
 import type { PhotoSource } from '../../src/bots/core/request.js';
 import { agree, bufferSource, chatRequest, createTestApp, type TestApp } from '../support/test-app.js';
 import { heicGridBomb, png16BitRotated, pngHeaderClaiming } from '../support/hostile-images.js';

@@ -5,7 +5,7 @@ import { basename, resolve } from 'node:path';
 import type { App } from '../../app.js';
 import { catalogEntry } from '../core/command-catalog.js';
 import { CONSENT_TEXT } from '../core/messages.js';
-import { readLimited } from '../core/photo-intake.js';
+import { readLimited } from '../../net/read-limited.js';
 import type { Reply } from '../core/reply.js';
 import type { CommandName, PhotoSource, Request } from '../core/request.js';
 import { createCliDeliverer } from './cli.deliverer.js';

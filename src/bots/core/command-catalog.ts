@@ -163,6 +163,9 @@ export function catalogEntry(command: CommandName): CatalogEntry {
   return BY_COMMAND.get(command)!;
 }
 
+/** Whether a command takes photos (a `photos` option): its request reads them, and waits for them before its first word. */
+export const takesPhotos = (command: CommandName): boolean => catalogEntry(command).options.some((o) => o.kind === 'photos');
+
 /** The commands people type on a text front-end (Telegram), by the name they type. */
 export const TYPED_COMMANDS: ReadonlyMap<string, CommandName> = new Map(COMMAND_CATALOG.filter((e) => e.typed).map((e) => [e.command, e.command]));
 

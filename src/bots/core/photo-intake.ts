@@ -2,8 +2,6 @@ import { AppError, isAppError } from '../../errors.js';
 import { detectFaces, normalizePhoto } from '../../images/index.js';
 import type { PhotoSource } from './request.js';
 
-export { readLimited } from '../../net/read-limited.js';
-
 /**
  * Fetches, validates and normalizes the request's photos (EXIF/GPS stripped, sRGB JPEG ≤ 2048 px).
  * Errors name the photo by its position, so the user knows which one to replace.

@@ -1,6 +1,6 @@
 import { isAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { catalogEntry } from './command-catalog.js';
+import { catalogEntry, takesPhotos } from './command-catalog.js';
 import type { CommandLayer } from './command-layer.js';
 import { isOwner } from './commands/shared.js';
 import type { ChatPort, StatusContext } from './deliverer.js';
@@ -73,8 +73,6 @@ export function reactionMeaning(intent: ReactionIntent, job: Pick<Job, 'id' | 'k
       return job.kind === 'portrait' ? { command: intent.kind, target: job.id } : undefined;
   }
 }
-
-const takesPhotos = (command: CommandName) => catalogEntry(command).options.some((o) => o.kind === 'photos');
 
 export function createRequestLife(deps: RequestLifeDeps): RequestLife {
   const { chat, logger } = deps;

@@ -1,15 +1,14 @@
 import { GrammyError, InputFile, InputMediaBuilder, type Api } from 'grammy';
 import type { InlineKeyboardMarkup, Message } from 'grammy/types';
-import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { PLATFORM_RULES } from '../../images/index.js';
 import type { Logger } from '../../logger.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { UndeliverableError, type ChatPort, type SignedLinks } from '../core/deliverer.js';
 import type { DeliverySteps } from '../core/delivery-steps.js';
-import type { Conversation } from '../core/model.js';
+import type { Conversation, Job } from '../core/model.js';
 import type { Reply, ReplyImage } from '../core/reply.js';
 import { PROVENANCE_LINE } from '../core/status-text.js';
 import { fitForUpload } from '../core/upload-fit.js';
-import type { Job } from '../core/model.js';
-import { PLATFORM_RULES } from '../../images/index.js';
 import { telegramPhotoSource, type TelegramFileDeps } from './telegram-files.js';
 import { inlineKeyboardOf, messageKey, REACTION_HINT, type FileRef } from './update-translation.js';
 

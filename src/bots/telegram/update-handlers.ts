@@ -2,7 +2,7 @@ import type { Api, Context } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { StyleCatalog } from '../../gpu/styles.js';
 import type { Logger } from '../../logger.js';
-import { catalogEntry, TYPED_COMMANDS } from '../core/command-catalog.js';
+import { takesPhotos, TYPED_COMMANDS } from '../core/command-catalog.js';
 import { messageFor } from '../core/messages.js';
 import type { Conversation } from '../core/model.js';
 import type { RequestLife } from '../core/request-life.js';
@@ -71,7 +71,7 @@ export function createUpdateHandlers(deps: UpdateHandlerDeps): UpdateHandlers {
       command,
       options: optionsFromText(command, parsed.args, deps.styles),
     };
-    if (catalogEntry(command).options.some((o) => o.kind === 'photos')) {
+    if (takesPhotos(command)) {
       // The photos of the message (or album); else those of the message it replies to.
       let files = photos.flatMap((m) => fileRefOf(m) ?? []);
       if (files.length === 0) files = [fileRefOf(message.reply_to_message)].flatMap((f) => f ?? []);
